@@ -1,0 +1,304 @@
+"""The one interface every channel adapter implements, and what they share.
+
+An adapter is a plain class that talks to one sales channel over HTTP. It knows the
+channel's wire format and nothing about the hub's models: it takes plain data
+(:class:`ListingRef`, :class:`LevelPush`) and returns plain data (:class:`PushOutcome`,
+dicts of quantities), so the outbox drainer, reconciliation and the tests can all drive it
+the same way.
+
+Error contract
+--------------
+* A failure of the whole call raises a :class:`ChannelError`: :class:`ChannelThrottled`
+  (HTTP 429 or the channel's own throttle signal, with ``retry_after`` in seconds when the
+  channel says), :class:`ChannelUnavailable` (5xx, timeouts, refused connections: worth
+  retrying) or :class:`ChannelRejected` (other 4xx, bad credentials, a request the channel
+  will never accept: retrying the same call is pointless).
+* What happens to each item is reported in its :class:`PushOutcome`. When one
+  ``push_levels`` call needs several HTTP requests (WooCommerce variations live under their
+  parent product, Shopify resubmits the entries a compare-and-set refusal held back) and a
+  later request fails after an earlier one was accepted, the adapter does not raise: the
+  accepted items keep their outcome and the rest get ``retry`` or ``failed``, so no
+  accepted write is forgotten.
+* "accepted" only means the channel took the write. The hub confirms by reading back
+  (``read_levels``): channels acknowledge writes they have not applied.
+
+Every HTTP call goes through :meth:`ChannelAdapter._send`, which applies the adapter's
+explicit timeout and maps transport failures and status codes onto the exceptions above.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import importlib
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Self, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+PushStatus = Literal["accepted", "stale", "retry", "failed"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ListingRef:
+    """How the channel identifies one SKU."""
+
+    sku: str
+    # Shopify inventory item id, WooCommerce product or variation id, eBay offer id...
+    external_id: str = ""
+    # WooCommerce: the parent (variable) product of a variation.
+    external_parent_id: str = ""
+    # Shopify: the location whose level the hub publishes.
+    external_location_id: str = ""
+
+
+@dataclass(frozen=True)
+class LevelPush:
+    """One quantity to publish for one listing."""
+
+    ref: ListingRef
+    quantity: int
+    # The last quantity the channel confirmed: compare-and-set where the channel supports
+    # it. None = unknown, push unconditionally.
+    expected: int | None
+    # Idempotency key of this outbox entry version: a retry of the same version reuses it.
+    key: str
+
+
+@dataclass
+class PushOutcome:
+    """What became of one :class:`LevelPush`.
+
+    ``accepted``: the channel took it (still to be confirmed by a read-back); ``stale``:
+    compare-and-set refused it because the channel's quantity changed; ``retry``: transient,
+    push again later; ``failed``: permanent for this payload.
+    """
+
+    ref: ListingRef
+    status: PushStatus
+    error: str = ""
+    retry_after: float | None = None
+    # The channel's quantity when the answer told us (e.g. the value that made it stale).
+    channel_quantity: int | None = None
+
+
+class ChannelError(Exception):
+    """A call to a channel failed as a whole."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ChannelThrottled(ChannelError):
+    """The channel asked us to slow down (HTTP 429 or its own throttle signal)."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status_code: int | None = 429
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class ChannelUnavailable(ChannelError):
+    """Transient: 5xx, a timeout, a refused or dropped connection."""
+
+
+class ChannelRejected(ChannelError):
+    """Permanent: a 4xx other than 429, bad credentials, a malformed request."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    Fractional seconds are accepted because Shopify sends ``Retry-After: 2.0``.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def outcomes_for_error(refs: Iterable[ListingRef], error: ChannelError) -> list[PushOutcome]:
+    """Per-item outcomes for items a failed request left unpushed (see the module notes)."""
+    if isinstance(error, ChannelRejected):
+        return [PushOutcome(ref=ref, status="failed", error=str(error)) for ref in refs]
+    retry_after = error.retry_after if isinstance(error, ChannelThrottled) else None
+    return [
+        PushOutcome(ref=ref, status="retry", error=str(error), retry_after=retry_after)
+        for ref in refs
+    ]
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class ChannelAdapter(ABC):
+    """Base class of the per-kind adapters.
+
+    ``credentials`` and ``settings`` are the channel's stored (decrypted) mappings;
+    ``settings["base_url"]`` is not read here: the caller passes ``base_url`` explicitly.
+    Pass ``client`` to share a connection pool; an adapter that created its own client
+    closes it in :meth:`close` (adapters are also context managers).
+    """
+
+    kind: ClassVar[str]
+    # Most entries one push_levels call accepts.
+    max_batch: ClassVar[int]
+    # Whether LevelPush.expected is enforced by the channel (compare-and-set).
+    supports_compare_and_set: ClassVar[bool] = False
+    # Default request budget for the hub's per-channel token bucket.
+    rate_per_second: ClassVar[float]
+    burst: ClassVar[int]
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        client: httpx.Client | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if not base_url:
+            raise ChannelRejected(f"{self.kind}: the channel has no base_url")
+        self.base_url = base_url.rstrip("/")
+        self.credentials = dict(credentials)
+        self.settings = dict(settings)
+        self.timeout = httpx.Timeout(timeout)
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=self.timeout)
+
+    # -- the interface --------------------------------------------------------------------
+
+    @abstractmethod
+    def push_levels(self, pushes: Sequence[LevelPush]) -> list[PushOutcome]:
+        """Publish quantities; one outcome per push, in the same order."""
+
+    @abstractmethod
+    def read_levels(self, refs: Sequence[ListingRef]) -> dict[str, int | None]:
+        """The channel's current quantity per SKU (None: not found on the channel)."""
+
+    @abstractmethod
+    def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
+        """Look the channel's ids up by SKU, for automatic mapping. Best effort: SKUs the
+        channel does not know are simply absent from the result."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- helpers for subclasses -----------------------------------------------------------
+
+    def _check_batch(self, pushes: Sequence[LevelPush]) -> None:
+        if len(pushes) > self.max_batch:
+            raise ValueError(
+                f"{self.kind}: {len(pushes)} pushes in one call, the most is {self.max_batch}"
+            )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        expected: Iterable[int] = (),
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One HTTP request with the adapter's timeout, failures mapped to ChannelError.
+
+        Statuses in ``expected`` are returned as they are (e.g. 404 on a read means "not
+        found", not an error); any other status outside 2xx raises.
+        """
+        target = urlsplit(url).path
+        try:
+            response = self._client.request(method, url, timeout=self.timeout, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ChannelUnavailable(f"{self.kind}: {method} {target} timed out") from exc
+        except httpx.TransportError as exc:
+            raise ChannelUnavailable(f"{self.kind}: {method} {target} failed: {exc}") from exc
+        if response.status_code in set(expected) or response.is_success:
+            return response
+        raise self._error_for_response(response, f"{method} {target}")
+
+    def _error_for_response(self, response: httpx.Response, what: str) -> ChannelError:
+        status = response.status_code
+        message = f"{self.kind}: {what} answered {status}"
+        detail = response.text[:300].strip()
+        if detail:
+            message = f"{message}: {detail}"
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is None:
+                retry_after = self._default_retry_after(response)
+            return ChannelThrottled(message, retry_after=retry_after, status_code=status)
+        if status >= 500 or status == 408:
+            return ChannelUnavailable(message, status_code=status)
+        return ChannelRejected(message, status_code=status)
+
+    def _default_retry_after(self, response: httpx.Response) -> float | None:
+        """The wait to suggest on a 429 without Retry-After: one token of our own budget."""
+        return 1.0 / self.rate_per_second if self.rate_per_second else None
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ChannelUnavailable(
+                f"{self.kind}: {response.request.method} {response.request.url.path} "
+                f"answered {response.status_code} with a body that is not JSON"
+            ) from exc
+
+
+ADAPTER_CLASSES: dict[str, str] = {
+    "shopify": "channels.adapters.shopify.ShopifyAdapter",
+    "woocommerce": "channels.adapters.woocommerce.WooCommerceAdapter",
+    "amazon": "channels.adapters.amazon.AmazonAdapter",
+    "ebay": "channels.adapters.ebay.EbayAdapter",
+    "standard": "channels.adapters.standard.StandardAdapter",
+    "sandbox": "channels.adapters.sandbox.SandboxAdapter",
+}
+
+
+def adapter_class(kind: str) -> type[ChannelAdapter]:
+    """The adapter class for a channel kind (its capabilities are class attributes).
+
+    Modules are imported on first use so that e.g. the Amazon SDK is only loaded by
+    processes that talk to Amazon.
+    """
+    try:
+        dotted = ADAPTER_CLASSES[kind]
+    except KeyError:
+        raise ValueError(f"unknown channel kind {kind!r}") from None
+    module_name, _, class_name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def adapter_for(kind: str, **kwargs: Any) -> ChannelAdapter:
+    """An adapter instance for a channel kind; ``kwargs`` go to its constructor."""
+    return adapter_class(kind)(**kwargs)

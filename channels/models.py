@@ -1,0 +1,253 @@
+"""Sales channels, what they list, how much each may sell, and what we owe them (outbox).
+
+Rows are written only through `channels.services` and `channels.outbox`.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from inventory_hub.crypto import EncryptedJSONField, EncryptedTextField
+from ledger.models import Location, Sku
+
+
+class ChannelKind(models.TextChoices):
+    SHOPIFY = "shopify", "Shopify"
+    WOOCOMMERCE = "woocommerce", "WooCommerce"
+    AMAZON = "amazon", "Amazon"
+    EBAY = "ebay", "eBay"
+    STANDARD = "standard", "Custom storefront (Standard Webhooks)"
+    SANDBOX = "sandbox", "Sandbox (channel simulator)"
+
+
+# Capabilities each kind starts with (CHANNELS.md); a channel may lower them.
+KIND_DEFAULTS: dict[str, dict] = {
+    ChannelKind.SHOPIFY: {"batch_size": 250, "compare_and_set": True, "rate": 2.0, "burst": 40},
+    ChannelKind.WOOCOMMERCE: {
+        "batch_size": 100,
+        "compare_and_set": False,
+        "rate": 10.0,
+        "burst": 20,
+    },
+    ChannelKind.AMAZON: {"batch_size": 1, "compare_and_set": False, "rate": 5.0, "burst": 5},
+    ChannelKind.EBAY: {"batch_size": 25, "compare_and_set": False, "rate": 10.0, "burst": 20},
+    ChannelKind.STANDARD: {"batch_size": 100, "compare_and_set": False, "rate": 10.0, "burst": 20},
+    ChannelKind.SANDBOX: {"batch_size": 100, "compare_and_set": False, "rate": 10.0, "burst": 20},
+}
+
+
+class Channel(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
+    webhook_secret = EncryptedTextField(blank=True, default="")
+    previous_webhook_secret = EncryptedTextField(
+        blank=True, default="", help_text="Still accepted during a secret rotation."
+    )
+    settings = models.JSONField(default=dict, blank=True, help_text="base_url and kind options.")
+    batch_size = models.PositiveIntegerField(default=100)
+    compare_and_set = models.BooleanField(default=False)
+    rate_limit_per_second = models.FloatField(default=10.0)
+    rate_limit_burst = models.PositiveIntegerField(default=20)
+    reconcile_interval_minutes = models.PositiveIntegerField(default=15)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    fulfilment_locations = models.ManyToManyField(
+        Location, through="ChannelLocation", related_name="channels", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelLocation(models.Model):
+    """A location whose available stock this channel may sell, in priority order."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    priority = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "location"], name="channel_location_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} sells from {self.location_id} (priority {self.priority})"
+
+
+class AllocationMode(models.TextChoices):
+    POOL = "pool", "Pool: everything available"
+    SHARE = "share", "Share: a percentage of available"
+    FIXED = "fixed", "Fixed: at most N units"
+
+
+PERCENT = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))]
+
+
+class AllocationRule(models.Model):
+    """The channel's default rule (sku is null) or an override for one SKU."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="rules")
+    sku = models.ForeignKey(
+        Sku, null=True, blank=True, on_delete=models.CASCADE, related_name="allocation_rules"
+    )
+    mode = models.CharField(
+        max_length=10, choices=AllocationMode.choices, default=AllocationMode.POOL
+    )
+    share_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal(100), validators=PERCENT
+    )
+    fixed_quantity = models.PositiveIntegerField(default=0)
+    buffer_units = models.PositiveIntegerField(default=0)
+    buffer_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal(0), validators=PERCENT
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "sku"], name="one_rule_per_channel_sku"),
+            models.UniqueConstraint(
+                fields=["channel"], condition=Q(sku__isnull=True), name="one_default_rule"
+            ),
+            models.CheckConstraint(
+                condition=Q(share_percent__gte=0, share_percent__lte=100)
+                & Q(buffer_percent__gte=0, buffer_percent__lte=100),
+                name="rule_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.sku.code if self.sku_id else "default"
+        return f"{self.channel.slug} {scope}: {self.mode}"
+
+
+class ListingState(models.TextChoices):
+    UNMAPPED = "unmapped", "Unmapped (channel ids unknown)"
+    PENDING = "pending", "Pending push"
+    IN_SYNC = "in_sync", "In sync"
+    ERROR = "error", "Push failing"
+    DEAD = "dead", "In the dead-letter queue"
+    PAUSED = "paused", "Channel disabled"
+
+
+class Listing(models.Model):
+    """One SKU as one channel knows it."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="listings")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="listings")
+    external_id = models.CharField(max_length=255, blank=True)
+    external_parent_id = models.CharField(max_length=255, blank=True)
+    external_location_id = models.CharField(max_length=255, blank=True)
+    published = models.IntegerField(default=0, help_text="What the rules say it may sell.")
+    target_version = models.BigIntegerField(default=0, help_text="Increments with published.")
+    confirmed = models.IntegerField(null=True, blank=True, help_text="Last read back.")
+    confirmed_version = models.BigIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_reported = models.IntegerField(null=True, blank=True)
+    last_reported_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        max_length=10, choices=ListingState.choices, default=ListingState.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["channel_id", "sku_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "sku"], name="one_listing_per_channel_sku")
+        ]
+        indexes = [models.Index(fields=["channel", "external_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.sku} on {self.channel}"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    CONFIRMED = "confirmed", "Confirmed"
+    SUPERSEDED = "superseded", "Superseded by a newer target"
+    DEAD = "dead", "Dead (DLQ)"
+    DISCARDED = "discarded", "Discarded by a person"
+
+
+class OutboxEntry(models.Model):
+    """A quantity owed to a channel listing. At most one pending row per listing: a newer
+    target replaces the pending one (coalescing); decreases outrank increases."""
+
+    PRIORITY_DECREASE = 0
+    PRIORITY_INCREASE = 1
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="outbox")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="outbox")
+    quantity = models.IntegerField()
+    target_version = models.BigIntegerField()
+    priority = models.PositiveSmallIntegerField(default=PRIORITY_INCREASE)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(help_text="When the stock change was committed.")
+
+    class Meta:
+        ordering = ["priority", "next_attempt_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing"], condition=Q(status="pending"), name="one_pending_per_listing"
+            )
+        ]
+        indexes = [models.Index(fields=["channel", "status", "priority", "next_attempt_at"])]
+        verbose_name_plural = "outbox entries"
+
+    def __str__(self) -> str:
+        return f"{self.listing} -> {self.quantity} ({self.status})"
+
+
+class ChannelAuditKind(models.TextChoices):
+    PUSH = "push", "Push"
+    CONFIRM = "confirm", "Confirmed"
+    FAIL = "fail", "Push failed"
+    DEAD = "dead", "Dead-lettered"
+    RETRY = "retry", "Retried by a person"
+    DISCARD = "discard", "Discarded by a person"
+    RULE = "rule", "Allocation rule changed"
+    CHANNEL = "channel", "Channel changed"
+    DRIFT = "drift", "Drift decision"
+
+
+class ChannelAudit(models.Model):
+    """Pushes, confirmations and decisions, for the per-SKU audit trail."""
+
+    kind = models.CharField(max_length=10, choices=ChannelAuditKind.choices)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="audit")
+    sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.CASCADE)
+    outbox_entry = models.ForeignKey(OutboxEntry, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["sku", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.channel_id}: {self.message}"

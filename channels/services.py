@@ -1,0 +1,427 @@
+"""Writes for channels, allocation rules and listings. Each is one transaction that also
+refreshes the outbox for whatever it changed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from inventory_hub.errors import DomainError
+from ledger.models import Location, Sku, normalize_sku_code
+
+from .models import (
+    KIND_DEFAULTS,
+    AllocationMode,
+    AllocationRule,
+    Channel,
+    ChannelAudit,
+    ChannelAuditKind,
+    ChannelKind,
+    ChannelLocation,
+    Listing,
+    ListingState,
+)
+from .outbox import outbox_refresh_for_skus
+
+# Kinds that address a listing by the SKU itself; the others need the channel's ids
+# (looked up by SKU through the adapter, or imported from CSV).
+KINDS_ADDRESSED_BY_SKU = {
+    ChannelKind.AMAZON,
+    ChannelKind.EBAY,
+    ChannelKind.STANDARD,
+    ChannelKind.SANDBOX,
+}
+
+
+class InvalidChannel(DomainError):
+    code = "invalid_channel"
+
+
+class InvalidRule(DomainError):
+    code = "invalid_allocation"
+
+
+RULE_FIELDS = ("mode", "share_percent", "fixed_quantity", "buffer_units", "buffer_percent")
+
+
+def _audit(
+    kind: str, *, channel: Channel, message: str, sku: Sku | None = None, actor=None, **data: Any
+) -> None:
+    ChannelAudit.objects.create(
+        kind=kind,
+        channel=channel,
+        sku=sku,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        message=message,
+        data=data,
+    )
+
+
+def _initial_state(channel: Channel) -> str:
+    if channel.kind in KINDS_ADDRESSED_BY_SKU:
+        return ListingState.PENDING
+    return ListingState.UNMAPPED
+
+
+# --- channels ---------------------------------------------------------------------------
+
+
+def channel_create(
+    *,
+    slug: str,
+    kind: str,
+    name: str,
+    enabled: bool = True,
+    credentials: dict | None = None,
+    webhook_secret: str = "",
+    settings: dict | None = None,
+    allocation: dict | None = None,
+    fulfilment_locations: Sequence[Location] = (),
+    actor: AbstractBaseUser | None = None,
+) -> Channel:
+    """Create a channel with its default rule, and list every SKU on it."""
+    if kind not in ChannelKind.values:
+        raise InvalidChannel(
+            f"Unknown channel kind {kind!r}; expected one of {', '.join(ChannelKind.values)}.",
+            field="kind",
+        )
+    if Channel.objects.filter(slug=slug).exists():
+        raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
+    settings = dict(settings or {})
+    defaults = KIND_DEFAULTS[kind]
+    with transaction.atomic():
+        channel = Channel.objects.create(
+            slug=slug,
+            kind=kind,
+            name=name,
+            enabled=enabled,
+            credentials=credentials or {},
+            webhook_secret=webhook_secret,
+            settings=settings,
+            batch_size=int(settings.get("batch_size", defaults["batch_size"])),
+            compare_and_set=bool(settings.get("compare_and_set", defaults["compare_and_set"])),
+            rate_limit_per_second=float(settings.get("rate_limit_per_second", defaults["rate"])),
+            rate_limit_burst=int(settings.get("rate_limit_burst", defaults["burst"])),
+            reconcile_interval_minutes=int(settings.get("reconcile_interval_minutes", 15)),
+        )
+        ChannelLocation.objects.bulk_create(
+            [
+                ChannelLocation(channel=channel, location=location, priority=index)
+                for index, location in enumerate(fulfilment_locations)
+            ]
+        )
+        _rule_save(channel=channel, sku=None, values=allocation or {})
+        state = _initial_state(channel)
+        Listing.objects.bulk_create(
+            [
+                Listing(channel=channel, sku_id=sku_id, state=state)
+                for sku_id in Sku.objects.values_list("id", flat=True)
+            ],
+            ignore_conflicts=True,
+        )
+        outbox_refresh_for_skus(
+            sku_ids=Sku.objects.values_list("id", flat=True), channel_ids=[channel.pk], force=True
+        )
+        _audit(
+            ChannelAuditKind.CHANNEL,
+            channel=channel,
+            actor=actor,
+            message=f"Channel {slug} created",
+        )
+    return channel
+
+
+def channel_update(
+    *, channel: Channel, actor: AbstractBaseUser | None = None, **changes: Any
+) -> Channel:
+    """Change a channel's name, secrets, settings or enabled flag. Re-enabling pushes
+    every listing again: while it was off, nobody told it anything."""
+    allowed = {"name", "enabled", "credentials", "webhook_secret", "settings"}
+    unknown = set(changes) - allowed - {"allocation", "fulfilment_locations"}
+    if unknown:
+        raise InvalidChannel(
+            f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
+        )
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        was_enabled = channel.enabled
+        if "webhook_secret" in changes and changes["webhook_secret"] != channel.webhook_secret:
+            channel.previous_webhook_secret = channel.webhook_secret
+        for name in allowed & set(changes):
+            setattr(channel, name, changes[name])
+        channel.save()
+        if "fulfilment_locations" in changes:
+            ChannelLocation.objects.filter(channel=channel).delete()
+            ChannelLocation.objects.bulk_create(
+                [
+                    ChannelLocation(channel=channel, location=location, priority=index)
+                    for index, location in enumerate(changes["fulfilment_locations"])
+                ]
+            )
+        if "allocation" in changes:
+            _rule_save(channel=channel, sku=None, values=changes["allocation"])
+        refresh = channel.enabled and (
+            not was_enabled or {"allocation", "fulfilment_locations"} & set(changes)
+        )
+        if refresh:
+            outbox_refresh_for_skus(
+                sku_ids=channel.listings.values_list("sku_id", flat=True),
+                channel_ids=[channel.pk],
+                force=not was_enabled,
+            )
+        fields = ", ".join(sorted(set(changes) - {"credentials", "webhook_secret"}) or ["secrets"])
+        _audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
+    return channel
+
+
+# --- allocation rules -------------------------------------------------------------------
+
+
+def _rule_values(values: dict, base: AllocationRule | None) -> dict:
+    merged = (
+        {name: getattr(base, name) for name in RULE_FIELDS}
+        if base
+        else {
+            "mode": AllocationMode.POOL,
+            "share_percent": Decimal(100),
+            "fixed_quantity": 0,
+            "buffer_units": 0,
+            "buffer_percent": Decimal(0),
+        }
+    )
+    merged.update({k: v for k, v in values.items() if k in RULE_FIELDS and v is not None})
+    if merged["mode"] not in AllocationMode.values:
+        raise InvalidRule(f"mode must be one of {', '.join(AllocationMode.values)}.", field="mode")
+    for name in ("share_percent", "buffer_percent"):
+        merged[name] = Decimal(str(merged[name]))
+        if not Decimal(0) <= merged[name] <= Decimal(100):
+            raise InvalidRule(f"{name} must be between 0 and 100.", field=name)
+    for name in ("fixed_quantity", "buffer_units"):
+        if int(merged[name]) < 0:
+            raise InvalidRule(f"{name} cannot be negative.", field=name)
+    return merged
+
+
+def _check_share_partition(*, channel: Channel, sku: Sku | None, values: dict) -> None:
+    """Shares of one SKU across channels may not exceed 100% (they partition stock)."""
+
+    def share(rule_values) -> Decimal:
+        return (
+            rule_values["share_percent"]
+            if rule_values["mode"] == AllocationMode.SHARE
+            else Decimal(0)
+        )
+
+    defaults = {
+        row.channel_id: {n: getattr(row, n) for n in RULE_FIELDS}
+        for row in AllocationRule.objects.filter(sku__isnull=True)
+    }
+    overrides: dict[int, dict[int, dict]] = defaultdict(dict)
+    for row in AllocationRule.objects.filter(sku__isnull=False):
+        overrides[row.sku_id][row.channel_id] = {n: getattr(row, n) for n in RULE_FIELDS}
+    if sku is None:
+        defaults[channel.pk] = values
+    else:
+        overrides[sku.pk][channel.pk] = values
+
+    def total(sku_overrides: dict[int, dict]) -> Decimal:
+        channels = set(defaults) | set(sku_overrides)
+        return sum((share(sku_overrides.get(c) or defaults[c]) for c in channels), Decimal(0))
+
+    scopes = [({}, None)] + [(rules, sku_id) for sku_id, rules in overrides.items()]
+    for sku_overrides, sku_id in scopes:
+        combined = total(sku_overrides)
+        if combined > 100:
+            where = (
+                f"SKU {Sku.objects.get(pk=sku_id).code}"
+                if sku_id is not None
+                else "SKUs without overrides"
+            )
+            raise InvalidRule(
+                f"Shares for {where} would add up to {combined}% across channels; "
+                "they partition the same stock and may not exceed 100%.",
+                field="share_percent",
+                total_percent=str(combined),
+            )
+
+
+def _rule_save(*, channel: Channel, sku: Sku | None, values: dict) -> AllocationRule:
+    existing = AllocationRule.objects.filter(channel=channel, sku=sku).first()
+    merged = _rule_values(values, existing)
+    _check_share_partition(channel=channel, sku=sku, values=merged)
+    rule = existing or AllocationRule(channel=channel, sku=sku)
+    for name, value in merged.items():
+        setattr(rule, name, value)
+    rule.save()
+    return rule
+
+
+def allocation_rule_set(
+    *, channel: Channel, sku: Sku | None, values: dict, actor: AbstractBaseUser | None = None
+) -> AllocationRule:
+    """Set the channel's default rule (sku=None) or a per-SKU override, then republish."""
+    with transaction.atomic():
+        rule = _rule_save(channel=channel, sku=sku, values=values)
+        sku_ids = [sku.pk] if sku else channel.listings.values_list("sku_id", flat=True)
+        outbox_refresh_for_skus(sku_ids=sku_ids, channel_ids=[channel.pk])
+        scope = sku.code if sku else "default"
+        _audit(
+            ChannelAuditKind.RULE,
+            channel=channel,
+            sku=sku,
+            actor=actor,
+            message=f"{scope} rule set to {rule.mode}",
+            **{name: str(getattr(rule, name)) for name in RULE_FIELDS},
+        )
+    return rule
+
+
+def allocation_rule_delete(
+    *, channel: Channel, sku: Sku, actor: AbstractBaseUser | None = None
+) -> None:
+    """Drop a per-SKU override; the channel's default rule applies again."""
+    with transaction.atomic():
+        deleted, _ = AllocationRule.objects.filter(channel=channel, sku=sku).delete()
+        if not deleted:
+            raise InvalidRule(f"{channel.slug} has no override for {sku.code}.", field="sku")
+        outbox_refresh_for_skus(sku_ids=[sku.pk], channel_ids=[channel.pk])
+        _audit(
+            ChannelAuditKind.RULE, channel=channel, sku=sku, actor=actor, message="override removed"
+        )
+
+
+# --- listings ---------------------------------------------------------------------------
+
+
+def listings_match_sku(*, sku: Sku) -> None:
+    """A new SKU is listed on every channel (matched by its normalized code)."""
+    channels = list(Channel.objects.all())
+    Listing.objects.bulk_create(
+        [Listing(channel=c, sku=sku, state=_initial_state(c)) for c in channels],
+        ignore_conflicts=True,
+    )
+    if channels:
+        outbox_refresh_for_skus(sku_ids=[sku.pk], force=True)
+
+
+def listing_map(
+    *,
+    channel: Channel,
+    sku: Sku,
+    external_id: str = "",
+    external_parent_id: str = "",
+    external_location_id: str = "",
+) -> Listing:
+    """Record the channel's ids for a SKU; a mapped listing is pushed straight away."""
+    with transaction.atomic():
+        listing, _ = Listing.objects.select_for_update().get_or_create(
+            channel=channel, sku=sku, defaults={"state": _initial_state(channel)}
+        )
+        listing.external_id = external_id
+        listing.external_parent_id = external_parent_id
+        listing.external_location_id = external_location_id
+        if listing.state == ListingState.UNMAPPED and (
+            external_id or channel.kind in KINDS_ADDRESSED_BY_SKU
+        ):
+            listing.state = ListingState.PENDING
+        listing.save()
+        outbox_refresh_for_skus(sku_ids=[sku.pk], channel_ids=[channel.pk], force=True)
+    return listing
+
+
+@dataclass
+class ImportReport:
+    matched: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "matched": self.matched,
+            "skipped": self.skipped,
+            "rejected": self.rejected,
+            "summary": {
+                "matched": len(self.matched),
+                "skipped": len(self.skipped),
+                "rejected": len(self.rejected),
+            },
+        }
+
+
+CSV_COLUMNS = ["sku", "channel", "external_id", "external_parent_id", "external_location_id"]
+
+
+def listings_import_csv(*, text: str) -> ImportReport:
+    """Import `sku,channel,external_id,external_parent_id,external_location_id` rows.
+
+    Every row is reported: matched (saved), skipped (already so), rejected (and why).
+    Rows are independent: one bad row does not stop the others.
+    """
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"sku", "channel", "external_id"} - set(reader.fieldnames or [])
+    if missing:
+        raise InvalidChannel(
+            f"The CSV needs a header row with {', '.join(CSV_COLUMNS)}; missing "
+            f"{', '.join(sorted(missing))}.",
+            field="file",
+        )
+    channels = {c.slug: c for c in Channel.objects.all()}
+    skus = {s.code_key: s for s in Sku.objects.all()}
+    for line, row in enumerate(reader, start=2):
+        code = (row.get("sku") or "").strip()
+        slug = (row.get("channel") or "").strip()
+        entry = {"line": line, "sku": code, "channel": slug}
+        sku = skus.get(normalize_sku_code(code))
+        channel = channels.get(slug)
+        ids = {
+            name: (row.get(name) or "").strip()
+            for name in ("external_id", "external_parent_id", "external_location_id")
+        }
+        if not code or sku is None:
+            report.rejected.append({**entry, "reason": f"unknown SKU {code!r}"})
+            continue
+        if channel is None:
+            report.rejected.append({**entry, "reason": f"unknown channel {slug!r}"})
+            continue
+        if not ids["external_id"] and channel.kind not in KINDS_ADDRESSED_BY_SKU:
+            report.rejected.append({**entry, "reason": f"{channel.kind} needs an external_id"})
+            continue
+        current = Listing.objects.filter(channel=channel, sku=sku).first()
+        if (
+            current
+            and all(getattr(current, k) == v for k, v in ids.items())
+            and current.state != ListingState.UNMAPPED
+        ):
+            report.skipped.append({**entry, "reason": "already mapped to these ids"})
+            continue
+        listing_map(channel=channel, sku=sku, **ids)
+        report.matched.append({**entry, **ids})
+    return report
+
+
+def listings_export_csv() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for listing in Listing.objects.select_related("sku", "channel").order_by(
+        "channel__slug", "sku__code_key"
+    ):
+        writer.writerow(
+            [
+                listing.sku.code,
+                listing.channel.slug,
+                listing.external_id,
+                listing.external_parent_id,
+                listing.external_location_id,
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,14 @@
+"""Celery tasks: thin, idempotent, take ids, call a service.
+
+Retry timing lives in database rows (`next_attempt_at`), not in Celery countdowns, so
+a broker restart loses nothing: the beat sweepers find due rows and enqueue them again.
+"""
+
+from celery import shared_task
+
+
+@shared_task(name="channels.tasks.drain_outbox", ignore_result=True)
+def drain_outbox(channel_id: int) -> int:
+    from .drain import outbox_drain_channel
+
+    return outbox_drain_channel(channel_id=channel_id)

@@ -1,0 +1,43 @@
+"""Canonical events: what a channel told us, in the hub's words, independent of the wire."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+OrderEventKind = Literal["placed", "cancelled", "fulfilled", "refunded"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    # The channel's stable id for the line, or the SKU when the channel has none: the
+    # ledger keys an order's state machine on (channel, order, line_ref).
+    line_ref: str
+    # Only meaningful on refunds: whether the units go back on the shelf.
+    restock: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    kind: OrderEventKind
+    order_id: str
+    lines: tuple[OrderLine, ...]
+    occurred_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelReported:
+    """A channel's own idea of a stock level; reconciliation compares it with the truth."""
+
+    # None when the channel does not say (Shopify's inventory_levels/update): the listing
+    # is then found by external_id.
+    sku: str | None
+    external_id: str
+    # May be negative: Shopify reports oversold items below zero, and that is drift
+    # reconciliation must see rather than a malformed delivery.
+    quantity: int
+    occurred_at: datetime | None
+
+
+CanonicalEvent = OrderEvent | LevelReported

@@ -1,0 +1,74 @@
+"""GET /healthz: proof of life for the database, the broker and the reconcile loop.
+
+"status" is "degraded" when the database or broker check fails, or when the reconcile
+loop or the daily digest have been silent for too long: silence is the alarm.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+def _check_database() -> dict:
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - report, never raise
+        return {"ok": False, "error": str(exc)[:200]}
+    return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _check_broker() -> dict:
+    from inventory_hub.celery import app
+
+    started = time.monotonic()
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            transport = conn.transport_cls
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc)[:200]}
+    return {
+        "ok": True,
+        "transport": str(transport),
+        "latency_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    from channels.health import loop_health
+
+    database = _check_database()
+    broker = _check_broker()
+    loop = loop_health() if database["ok"] else {}
+    stale_after = timedelta(minutes=getattr(settings, "RECONCILE_STALE_MINUTES", 60))
+    last_reconcile = loop.get("last_reconcile_at")
+    degraded = (
+        not database["ok"]
+        or not broker["ok"]
+        or (last_reconcile is not None and timezone.now() - last_reconcile > stale_after)
+    )
+    body = {
+        "status": "degraded" if degraded else "ok",
+        "database": database,
+        "broker": broker,
+        "last_reconcile_at": last_reconcile,
+        "last_digest_at": loop.get("last_digest_at"),
+        "outbox_backlog": loop.get("outbox_backlog"),
+        "dlq_size": loop.get("dlq_size"),
+        "open_incidents": loop.get("open_incidents"),
+        "inbox_backlog": loop.get("inbox_backlog"),
+    }
+    return JsonResponse(body, status=200 if database["ok"] else 503)

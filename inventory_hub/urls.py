@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ledger import api as ledger_api
+
+from .health import healthz
+
+api_v1 = [
+    path("skus/", ledger_api.SkuListApi.as_view(), name="sku-list"),
+    path("skus/<str:code>/", ledger_api.SkuDetailApi.as_view(), name="sku-detail"),
+    path("locations/", ledger_api.LocationListApi.as_view(), name="location-list"),
+    path("movements/", ledger_api.MovementCreateApi.as_view(), name="movement-create"),
+    path("reservations/", ledger_api.ReservationCreateApi.as_view(), name="reservation-create"),
+    path(
+        "reservations/<int:pk>/",
+        ledger_api.ReservationDetailApi.as_view(),
+        name="reservation-detail",
+    ),
+    path(
+        "reservations/<int:pk>/release/",
+        ledger_api.ReservationReleaseApi.as_view(),
+        name="reservation-release",
+    ),
+    path(
+        "reservations/<int:pk>/ship/",
+        ledger_api.ReservationShipApi.as_view(),
+        name="reservation-ship",
+    ),
+    path("incidents/", ledger_api.IncidentListApi.as_view(), name="incident-list"),
+    path("", include("channels.api_urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("channels.urls")),
+]

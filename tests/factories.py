@@ -1,0 +1,35 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from ledger.models import Location, Sku
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"merchant{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    is_staff = True
+
+
+class SkuFactory(factory.django.DjangoModelFactory):
+    """Built with the model (no channels to fan out to in most tests); use
+    `ledger.services.sku_create` where listings must be matched."""
+
+    class Meta:
+        model = Sku
+
+    code = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    title = factory.Sequence(lambda n: f"Product {n}")
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Location
+
+    code = factory.Sequence(lambda n: f"loc-{n}")
+    name = factory.Sequence(lambda n: f"Store {n}")
+    priority = factory.Sequence(lambda n: 10 + n)
