@@ -152,9 +152,12 @@ def location_get(code: str | None) -> Location:
 
 
 def location_default() -> Location:
+    """The default location; recreated if someone removed it (a migration makes it)."""
     location = Location.objects.filter(is_default=True).first()
     if location is None:
-        raise LocationNotFound("No default location is configured.")
+        location, _ = Location.objects.get_or_create(
+            is_default=True, defaults={"code": "main", "name": "Main warehouse", "priority": 0}
+        )
     return location
 
 

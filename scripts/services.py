@@ -85,10 +85,14 @@ def ensure_binaries(
     if not packages:
         return pg_bin, redis
     if not (may_install and IS_ROOT and shutil.which("apt-get")):
-        where = {"postgresql": "/".join(PG_TOOLS) + " in /usr/lib/postgresql/<version>/bin",
-                 "redis-server": "redis-server on PATH"}  # fmt: skip
-        log(f"missing {'; '.join(where[p] for p in packages)}. Install them, e.g.: "
-            f"sudo apt-get install -y {' '.join(packages)}")  # fmt: skip
+        where = {
+            "postgresql": "/".join(PG_TOOLS) + " in /usr/lib/postgresql/<version>/bin",
+            "redis-server": "redis-server on PATH",
+        }
+        log(
+            f"missing {'; '.join(where[p] for p in packages)}. Install them, e.g.: "
+            f"sudo apt-get install -y {' '.join(packages)}"
+        )
         sys.exit(2)
     log(f"installing {' '.join(packages)} with apt-get (one-off, may take a minute)...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -152,8 +156,14 @@ def start_postgres(pg_bin: Path, tmp: Path, state: dict) -> None:
     state.update(pg_bin=str(pg_bin), pg_data=str(data), pg_port=port)
 
     def run(cmd: list[str], what: str) -> None:
-        proc = subprocess.Popen(as_pg_user(cmd), cwd=pg_dir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            as_pg_user(cmd),
+            cwd=pg_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out = proc.communicate()[0].strip()
         except BaseException:  # interrupted: stop the whole group (runuser forks initdb etc.)
@@ -165,26 +175,21 @@ def start_postgres(pg_bin: Path, tmp: Path, state: dict) -> None:
             raise ServiceError(f"{what} failed:\n{out}\n--- server log ---\n{tail(logfile)}")
 
     locale = ["--locale=C.UTF-8"] if Path("/usr/lib/locale/C.utf8").exists() else []
-    run([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "--encoding", "UTF8", *locale, "--no-sync"], "initdb")  # fmt: skip
+    flags = ["-A", "trust", "-U", "postgres", "--encoding", "UTF8", "--no-sync"]
+    run([str(pg_bin / "initdb"), "-D", str(data), *flags, *locale], "initdb")
     settings = {**PG_SETTINGS, "port": str(port), "unix_socket_directories": f"'{pg_dir}'"}
     with open(data / "postgresql.conf", "a") as conf:
         conf.write("\n# services.py (throwaway test cluster)\n")
         conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
-    run([str(pg_bin / "pg_ctl"), "start", "-D", str(data), "-l", str(logfile),
-         "-w", "-t", "30"], "pg_ctl start")  # fmt: skip
-
-    isready = pg_bin / "pg_isready"
+    pg_ctl = [str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-w", "-t", "30"]
+    run([*pg_ctl, "start"], "pg_ctl start")
     deadline = time.monotonic() + 30
-    while not wait_tcp(port) or (
-        isready.exists()
-        and subprocess.run([str(isready), "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode
-    ):
+    while not pg_ready(pg_bin, port):
         if time.monotonic() > deadline:
             raise ServiceError(f"PostgreSQL not accepting connections:\n{tail(logfile)}")
         time.sleep(0.2)
-    run([str(pg_bin / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-         DB_NAME], "createdb")  # fmt: skip
+    conn = ["-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+    run([str(pg_bin / "createdb"), *conn, DB_NAME], "createdb")
     pid_line = (data / "postmaster.pid").read_text().split("\n", 1)[0]
     state["pg_pid"] = int(pid_line)
     log(f"postgres ready on 127.0.0.1:{port} (pid {pid_line}, {pg_bin})")
@@ -203,7 +208,11 @@ def stop_postgres(state: dict) -> None:
     log("WARNING: could not stop postgres (see pg_ctl status)")
 
 
-def wait_tcp(port: int) -> bool:
+def pg_ready(pg_bin: Path, port: int) -> bool:
+    """pg_isready from the same bin dir, or a plain TCP connect if it is missing."""
+    if (pg_bin / "pg_isready").exists():
+        cmd = [str(pg_bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
+        return subprocess.run(cmd).returncode == 0
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
@@ -222,141 +231,101 @@ def redis_cmd(port: int, *args: str) -> bytes:
         return s.recv(256)
 
 
-def start_redis(redis: Path, tmp: Path, state: dict) -> subprocess.Popen:
+def start_redis(redis: Path, tmp: Path, state: dict) -> None:
     port, logfile = free_port(), tmp / "redis.log"
-    cmd = [str(redis), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-           "--appendonly", "no", "--dir", str(tmp)]  # fmt: skip
+    flags = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
+    cmd = [str(redis), "--port", str(port), *flags]
     with open(logfile, "ab") as out:  # own session: a terminal Ctrl-C must not reach it
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
     state.update(redis=str(redis), redis_port=port, redis_pid=proc.pid)
     deadline = time.monotonic() + 15
     while True:
-        try:
+        with contextlib.suppress(OSError):
             if redis_cmd(port, "PING").startswith(b"+PONG"):
                 break
-        except OSError:
-            pass
         if proc.poll() is not None or time.monotonic() > deadline:
             raise ServiceError(f"redis-server did not start:\n{tail(logfile)}")
         time.sleep(0.1)
     log(f"redis ready on 127.0.0.1:{port} (pid {proc.pid})")
-    return proc
 
 
-def stop_redis(state: dict, proc: subprocess.Popen | None = None) -> None:
+def stop_redis(state: dict) -> None:
     """SHUTDOWN whatever listens on the port (tests may have restarted it), then kill our pid."""
     with contextlib.suppress(OSError):
         redis_cmd(state["redis_port"], "SHUTDOWN", "NOSAVE")
     pid = state["redis_pid"]
-
-    def gone() -> bool:
-        return proc.poll() is not None if proc else not alive(pid)
-
     for sig in (None, signal.SIGTERM, signal.SIGKILL):
-        if sig and not gone():
+        if sig and alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + 5
-        while not gone() and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if gone():
+        if not alive(pid):
             break
     log("redis stopped")
 
 
 def alive(pid: int) -> bool:
-    """True if pid exists and is not a zombie (a container's PID 1 may never reap it)."""
+    """True if pid exists and is not a zombie (reaps it if it is our child)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return False
     try:
         os.kill(pid, 0)
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
     except ProcessLookupError:
         return False
-    except OSError:
+    try:  # a container's PID 1 may never reap an orphan, so also check for zombies
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
         return True
 
 
 # --- orchestration --------------------------------------------------------------------------
 
 
-def start_all(no_pg: bool, no_redis: bool) -> tuple[Path, dict, dict, subprocess.Popen | None]:
-    """Start the requested servers; on failure, clean up and exit 1."""
-    pg_bin, redis = ensure_binaries(not no_pg, not no_redis)
+def start_all(args: argparse.Namespace, state: dict) -> dict[str, str]:
+    """Start the requested servers and return the env vars for them.
+
+    Progress is recorded in `state` as it happens, so cleanup(state) works at any point.
+    """
+    pg_bin, redis = ensure_binaries(not args.no_postgres, not args.no_redis)
     tmp = make_temp_dir()
-    state: dict = {"dir": str(tmp)}
+    state["dir"] = str(tmp)
     env = {"TEST_SERVICES_DIR": str(tmp)}
-    proc = None
-    try:
-        if pg_bin:
-            start_postgres(pg_bin, tmp, state)
-            env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{state['pg_port']}/{DB_NAME}"
-            env["TEST_PG_BIN"] = str(pg_bin)
-        if redis:
-            proc = start_redis(redis, tmp, state)
-            env["REDIS_URL"] = f"redis://127.0.0.1:{state['redis_port']}/0"
-            env["TEST_REDIS_SERVER"] = str(redis)
-        (tmp / "state.json").write_text(json.dumps(state))
-    except BaseException as exc:
-        cleanup(state, proc)
-        if isinstance(exc, ServiceError):
-            sys.exit(f"[services] {exc}")
-        raise
-    return tmp, state, env, proc
+    if pg_bin:
+        start_postgres(pg_bin, tmp, state)
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{state['pg_port']}/{DB_NAME}"
+        env["TEST_PG_BIN"] = str(pg_bin)
+    if redis:
+        start_redis(redis, tmp, state)
+        env["REDIS_URL"] = f"redis://127.0.0.1:{state['redis_port']}/0"
+        env["TEST_REDIS_SERVER"] = str(redis)
+    (tmp / "state.json").write_text(json.dumps(state))
+    return env
 
 
-def cleanup(state: dict, proc: subprocess.Popen | None = None) -> None:
+def cleanup(state: dict) -> None:
     """Stop everything recorded in state and delete the temp dir. Not interruptible."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     if "pg_data" in state:
         stop_postgres(state)
     if "redis_pid" in state:
-        stop_redis(state, proc)
-    for _ in range(10):  # an interrupted initdb may still be deleting its files
+        stop_redis(state)
+    for _ in range(10) if "dir" in state else ():  # an interrupted initdb may still be writing
         shutil.rmtree(state["dir"], ignore_errors=True)
         if not Path(state["dir"]).exists():
             return
         time.sleep(0.3)
-    log(f"WARNING: could not remove {state['dir']}")
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        sys.exit("[services] run: no command given (usage: services.py run -- <command...>)")
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)  # before the child exists: just clean up and leave
-
-    signal.signal(signal.SIGTERM, on_signal)
-    _tmp, state, env, redis_proc = start_all(args.no_postgres, args.no_redis)
-    child = None
-    try:
-        log(f"running: {shlex.join(command)}")
-        child = subprocess.Popen(command, env={**os.environ, **env})
-
-        def forward(signum: int, _frame: object) -> None:
-            # A terminal Ctrl-C already reaches the child (same foreground process group).
-            if not (signum == signal.SIGINT and in_tty_foreground()):
-                child.send_signal(signum)
-
-        signal.signal(signal.SIGINT, forward)
-        signal.signal(signal.SIGTERM, forward)
-        rc = child.wait()
-    except FileNotFoundError as exc:
-        log(f"cannot run command: {exc}")
-        rc = 127
-    except KeyboardInterrupt:
-        rc = 130
-    finally:
-        if child is not None and child.poll() is None:
-            child.terminate()
-            child.wait()
-        cleanup(state, redis_proc)
-    return 128 - rc if rc < 0 else rc
+    if "dir" in state:
+        log(f"WARNING: could not remove {state['dir']}")
 
 
 def in_tty_foreground() -> bool:
+    """Whether we (and so the child) are the terminal's foreground process group."""
     try:
         fd = os.open("/dev/tty", os.O_RDONLY)
     except OSError:
@@ -369,8 +338,45 @@ def in_tty_foreground() -> bool:
         os.close(fd)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        log("run: no command given (usage: services.py run -- <command...>)")
+        return 2
+    state: dict = {}
+    child = None
+    try:
+        env = start_all(args, state)
+        log(f"running: {shlex.join(command)}")
+        try:
+            child = subprocess.Popen(command, env={**os.environ, **env})
+        except OSError as exc:
+            log(f"cannot run command: {exc}")
+            return 127
+
+        def forward(signum: int, _frame: object) -> None:
+            # A terminal Ctrl-C already reached the child (same foreground process group).
+            if not (signum == signal.SIGINT and in_tty_foreground()):
+                child.send_signal(signum)
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        rc = child.wait()
+        return 128 - rc if rc < 0 else rc  # killed by signal N -> 128+N, like a shell
+    finally:
+        if child is not None and child.poll() is None:
+            child.terminate()
+            child.wait()
+        cleanup(state)
+
+
 def cmd_start(args: argparse.Namespace) -> int:
-    _tmp, state, env, _proc = start_all(args.no_postgres, args.no_redis)
+    state: dict = {}
+    try:
+        env = start_all(args, state)
+    except BaseException:
+        cleanup(state)
+        raise
     lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
     Path(args.env_file).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -386,10 +392,15 @@ def cmd_stop(args: argparse.Namespace) -> int:
     env = dict(w.split("=", 1) for w in words if "=" in w)
     tmp = Path(env.get("TEST_SERVICES_DIR", ""))
     if not tmp.name.startswith(PREFIX) or not (tmp / "state.json").is_file():
-        sys.exit(f"[services] {env_file}: no running services found (TEST_SERVICES_DIR={tmp})")
+        log(f"{env_file}: no running services found (TEST_SERVICES_DIR={tmp})")
+        return 1
     cleanup(json.loads((tmp / "state.json").read_text()))
     env_file.unlink()
     return 0
+
+
+def on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwind through the cleanup code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,9 +416,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--env-file", required=True, help="where to write export lines")
     sub.add_parser("stop").add_argument("--env-file", required=True)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         return {"run": cmd_run, "start": cmd_start, "stop": cmd_stop}[args.action](args)
-    except KeyboardInterrupt:  # Ctrl-C while starting; start_all() already cleaned up
+    except ServiceError as exc:  # already cleaned up
+        log(str(exc))
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C while starting; already cleaned up
         return 130
 
 

@@ -16,9 +16,9 @@ Error contract
 * What happens to each item is reported in its :class:`PushOutcome`. When one
   ``push_levels`` call needs several HTTP requests (WooCommerce variations live under their
   parent product, Shopify resubmits the entries a compare-and-set refusal held back) and a
-  later request fails after an earlier one was accepted, the adapter does not raise: the
-  accepted items keep their outcome and the rest get ``retry`` or ``failed``, so no
-  accepted write is forgotten.
+  request fails after other items already have a result, the adapter does not raise: those
+  items keep their outcome and the unsent ones get ``retry`` (with ``retry_after``) or
+  ``failed``, so an accepted write or a stale answer is never lost to an exception.
 * "accepted" only means the channel took the write. The hub confirms by reading back
   (``read_levels``): channels acknowledge writes they have not applied.
 
@@ -28,6 +28,7 @@ explicit timeout and maps transport failures and status codes onto the exception
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import importlib
 import math
@@ -221,6 +222,40 @@ class ChannelAdapter(ABC):
             raise ValueError(
                 f"{self.kind}: {len(pushes)} pushes in one call, the most is {self.max_batch}"
             )
+
+    def _resolve_listing_ids(
+        self, pushes: Sequence[LevelPush]
+    ) -> tuple[dict[int, LevelPush], dict[int, PushOutcome]]:
+        """Fill in channel ids the hub does not know yet by looking the SKUs up.
+
+        Returns the pushes ready to send and ``failed`` outcomes for SKUs the channel does
+        not list, both keyed by position. Ids the hub already has win over looked-up ones.
+        """
+        missing = [push.ref.sku for push in pushes if not push.ref.external_id]
+        found = self.find_listings(missing) if missing else {}
+        ready: dict[int, LevelPush] = {}
+        failed: dict[int, PushOutcome] = {}
+        for position, push in enumerate(pushes):
+            if push.ref.external_id:
+                ready[position] = push
+                continue
+            looked_up = found.get(push.ref.sku)
+            if looked_up is None:
+                failed[position] = PushOutcome(
+                    ref=push.ref,
+                    status="failed",
+                    error=f"{self.kind}: SKU {push.ref.sku!r} is not listed on the channel",
+                )
+                continue
+            ref = dataclasses.replace(
+                looked_up,
+                external_parent_id=push.ref.external_parent_id or looked_up.external_parent_id,
+                external_location_id=(
+                    push.ref.external_location_id or looked_up.external_location_id
+                ),
+            )
+            ready[position] = dataclasses.replace(push, ref=ref)
+        return ready, failed
 
     def _send(
         self,

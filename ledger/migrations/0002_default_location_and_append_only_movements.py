@@ -35,7 +35,7 @@ SQLITE_DOWN = [
 
 def install_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP)
+        schema_editor.execute(POSTGRES_UP, params=None)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_UP:
             schema_editor.execute(statement)
@@ -45,7 +45,7 @@ def install_trigger(apps, schema_editor):
 
 def remove_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN)
+        schema_editor.execute(POSTGRES_DOWN, params=None)
     else:
         for statement in SQLITE_DOWN:
             schema_editor.execute(statement)

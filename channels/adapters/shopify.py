@@ -1,0 +1,334 @@
+"""Shopify: the GraphQL Admin API (the REST Admin API is legacy since 2024-10).
+
+* Push: ``inventorySetQuantities`` with ``name: "available"``, ``reason: "correction"``,
+  one ``changeFromQuantity`` per entry (compare-and-set: the last quantity the channel
+  confirmed; ``null`` opts out) and an ``@idempotent`` key derived from the entries' own
+  keys, so retrying the same batch can never apply it twice. Up to 250 entries per call.
+* A ``CHANGE_FROM_QUANTITY_STALE`` user error means the shop sold (or someone edited) since
+  the hub's last read: that entry's outcome is ``stale`` and the shop's stock is left
+  alone. When Shopify refuses the whole mutation because of such errors, the other entries
+  are resubmitted once more without them, under a new idempotency key.
+* Throttling is cost based: a throttled call answers HTTP 200 with an error whose message is
+  "Throttled"; the wait comes from ``extensions.cost.throttleStatus``.
+* Read: ``nodes(ids:)`` on inventory items, ``inventoryLevel(locationId:)`` quantities
+  named "available". Find: ``inventoryItems(query: "sku:...")``.
+
+Ids: ``ListingRef.external_id`` is the numeric inventory item id (what the
+``inventory_levels/update`` webhook carries); global ids (``gid://shopify/...``) are also
+accepted. The location comes from ``ListingRef.external_location_id`` or
+``settings["location_id"]``. Credentials: ``access_token`` (X-Shopify-Access-Token).
+Settings: ``location_id``, optional ``api_version`` (default 2026-01).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from channels.adapters.base import (
+    ChannelAdapter,
+    ChannelError,
+    ChannelRejected,
+    ChannelThrottled,
+    ChannelUnavailable,
+    LevelPush,
+    ListingRef,
+    PushOutcome,
+    chunked,
+    outcomes_for_error,
+)
+
+API_VERSION = "2026-01"
+STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+# Namespace for idempotency keys: uuid5(namespace, sorted entry keys).
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c2e-5a7b-4c8d-9e0f-1a2b3c4d5e6f")
+# SKUs per inventoryItems search: keeps the search string short.
+FIND_CHUNK = 50
+
+SET_QUANTITIES = """
+mutation SetAvailable($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) @idempotent(key: "%(key)s") {
+    inventoryAdjustmentGroup {
+      id
+      changes { name delta quantityAfterChange item { id sku } location { id } }
+    }
+    userErrors { code field message }
+  }
+}
+"""
+
+READ_ITEMS = """
+query ReadAvailable($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      sku
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+FIND_ITEMS = """
+query FindItems($query: String!, $first: Int!) {
+  inventoryItems(first: $first, query: $query) {
+    nodes {
+      id
+      sku
+      inventoryLevels(first: 1) {
+        nodes { location { id } quantities(names: ["available"]) { name quantity } }
+      }
+    }
+  }
+}
+"""
+
+
+def idempotency_key_for(keys: Sequence[str]) -> str:
+    """The @idempotent key for a batch: a retry of the same entry versions reuses it."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "\n".join(sorted(keys))))
+
+
+def to_gid(kind: str, value: str) -> str:
+    value = str(value)
+    return value if value.startswith("gid://") else f"gid://shopify/{kind}/{value}"
+
+
+def from_gid(value: str) -> str:
+    """``gid://shopify/InventoryItem/42`` -> ``42`` (numeric ids are what webhooks carry)."""
+    return str(value).rsplit("/", 1)[-1]
+
+
+def search_literal(sku: str) -> str:
+    escaped = sku.replace("\\", "\\\\").replace('"', '\\"')
+    return f'sku:"{escaped}"'
+
+
+def available_quantity(level: dict[str, Any] | None) -> int | None:
+    if not level:
+        return None
+    for quantity in level.get("quantities") or ():
+        if quantity.get("name") == "available":
+            return quantity.get("quantity")
+    return None
+
+
+class ShopifyAdapter(ChannelAdapter):
+    kind = "shopify"
+    max_batch = 250
+    supports_compare_and_set = True
+    # Shopify's documented REST budget on the Standard plan (2/s, bucket 40) is the
+    # conservative floor; GraphQL throttling answers are honoured on top of it.
+    rate_per_second = 2.0
+    burst = 40
+
+    @property
+    def graphql_url(self) -> str:
+        version = self.settings.get("api_version") or API_VERSION
+        return f"{self.base_url}/admin/api/{version}/graphql.json"
+
+    def _location_gid(self, ref: ListingRef) -> str:
+        location = ref.external_location_id or self.settings.get("location_id")
+        if not location:
+            raise ChannelRejected("shopify: no location id (settings.location_id) configured")
+        return to_gid("Location", str(location))
+
+    # -- transport ------------------------------------------------------------------------
+
+    def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one GraphQL document; returns ``data`` or raises a ChannelError."""
+        token = self.credentials.get("access_token")
+        if not token:
+            raise ChannelRejected("shopify: credentials have no access_token")
+        response = self._send(
+            "POST",
+            self.graphql_url,
+            json={"query": query, "variables": variables},
+            headers={"X-Shopify-Access-Token": str(token)},
+        )
+        body = self._json(response)
+        errors = body.get("errors")
+        if errors:
+            raise self._graphql_error(errors, body.get("extensions") or {})
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ChannelUnavailable("shopify: GraphQL answer without data")
+        return data
+
+    def _graphql_error(self, errors: Any, extensions: dict[str, Any]) -> ChannelError:
+        if not isinstance(errors, list):  # REST-style {"errors": "message"}
+            return ChannelRejected(f"shopify: {errors}")
+        codes = {((e.get("extensions") or {}).get("code") or "") for e in errors}
+        messages = "; ".join(str(e.get("message", "")) for e in errors)
+        if "THROTTLED" in codes or any(e.get("message") == "Throttled" for e in errors):
+            return ChannelThrottled(
+                f"shopify: {messages}", retry_after=self._throttle_wait(extensions)
+            )
+        if "INTERNAL_SERVER_ERROR" in codes:
+            return ChannelUnavailable(f"shopify: {messages}")
+        return ChannelRejected(f"shopify: {messages}")
+
+    @staticmethod
+    def _throttle_wait(extensions: dict[str, Any]) -> float | None:
+        cost = extensions.get("cost") or {}
+        status = cost.get("throttleStatus") or {}
+        restore = status.get("restoreRate")
+        if not restore:
+            return None
+        requested = cost.get("requestedQueryCost") or 0
+        available = status.get("currentlyAvailable") or 0
+        return max(0.0, (requested - available) / restore)
+
+    # -- push -----------------------------------------------------------------------------
+
+    def push_levels(self, pushes: Sequence[LevelPush]) -> list[PushOutcome]:
+        self._check_batch(pushes)
+        ready, outcomes = self._resolve_listing_ids(pushes)
+        pending = sorted(ready)
+        # Each resubmission drops at least one entry, so this ends.
+        while pending:
+            batch = [ready[i] for i in pending]
+            try:
+                result = self._set_quantities(batch)
+            except ChannelError as exc:
+                if not outcomes:
+                    raise
+                for i, outcome in zip(pending, outcomes_for_error([p.ref for p in batch], exc)):
+                    outcomes[i] = outcome
+                break
+            user_errors = result.get("userErrors") or []
+            by_position, general = self._index_user_errors(user_errors, len(batch))
+            for position, error in by_position.items():
+                outcomes[pending[position]] = self._error_outcome(batch[position], error)
+            if general:
+                message = "; ".join(e.get("message", "") for e in general)
+                for position, i in enumerate(pending):
+                    outcomes.setdefault(
+                        i, PushOutcome(ref=batch[position].ref, status="failed", error=message)
+                    )
+                break
+            if not user_errors or result.get("inventoryAdjustmentGroup") is not None:
+                for position, i in enumerate(pending):
+                    outcomes.setdefault(i, PushOutcome(ref=batch[position].ref, status="accepted"))
+                break
+            # Shopify refused the whole mutation: push the rest without the refused entries.
+            pending = [i for position, i in enumerate(pending) if position not in by_position]
+        self._fill_stale_quantities(outcomes.values())
+        return [outcomes[i] for i in range(len(pushes))]
+
+    def _set_quantities(self, batch: Sequence[LevelPush]) -> dict[str, Any]:
+        key = idempotency_key_for([p.key for p in batch])
+        variables = {
+            "input": {
+                "name": "available",
+                "reason": "correction",
+                "referenceDocumentUri": f"gid://inventory-hub/OutboxBatch/{key}",
+                "quantities": [
+                    {
+                        "inventoryItemId": to_gid("InventoryItem", p.ref.external_id),
+                        "locationId": self._location_gid(p.ref),
+                        "quantity": p.quantity,
+                        "changeFromQuantity": p.expected,
+                    }
+                    for p in batch
+                ],
+            }
+        }
+        data = self._graphql(SET_QUANTITIES % {"key": key}, variables)
+        result = data.get("inventorySetQuantities")
+        if not isinstance(result, dict):
+            raise ChannelUnavailable("shopify: inventorySetQuantities answered nothing")
+        return result
+
+    @staticmethod
+    def _index_user_errors(
+        user_errors: list[dict[str, Any]], size: int
+    ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+        """Split user errors into those about one entry (by position) and the rest.
+
+        A field path looks like ``["input", "quantities", "3", "changeFromQuantity"]``.
+        """
+        by_position: dict[int, dict[str, Any]] = {}
+        general: list[dict[str, Any]] = []
+        for error in user_errors:
+            field = error.get("field") or []
+            position = None
+            if len(field) >= 3 and field[1] == "quantities":
+                try:
+                    position = int(field[2])
+                except (TypeError, ValueError):
+                    position = None
+            if position is not None and 0 <= position < size:
+                by_position.setdefault(position, error)
+            else:
+                general.append(error)
+        return by_position, general
+
+    @staticmethod
+    def _error_outcome(push: LevelPush, error: dict[str, Any]) -> PushOutcome:
+        code = error.get("code") or ""
+        message = f"{code}: {error.get('message', '')}".strip(": ")
+        status = "stale" if code in STALE_CODES else "failed"
+        return PushOutcome(ref=push.ref, status=status, error=message)
+
+    def _fill_stale_quantities(self, outcomes: Any) -> None:
+        """Tell the caller what the shop holds now for stale entries (best effort)."""
+        stale = [o for o in outcomes if o.status == "stale"]
+        if not stale:
+            return
+        try:
+            levels = self.read_levels([o.ref for o in stale])
+        except ChannelError:
+            return
+        for outcome in stale:
+            outcome.channel_quantity = levels.get(outcome.ref.sku)
+
+    # -- read -----------------------------------------------------------------------------
+
+    def read_levels(self, refs: Sequence[ListingRef]) -> dict[str, int | None]:
+        levels: dict[str, int | None] = {ref.sku: None for ref in refs}
+        unmapped = [ref.sku for ref in refs if not ref.external_id]
+        known = [ref for ref in refs if ref.external_id]
+        if unmapped:
+            found = self.find_listings(unmapped)
+            known.extend(found.values())
+        by_location: dict[str, list[ListingRef]] = defaultdict(list)
+        for ref in known:
+            by_location[self._location_gid(ref)].append(ref)
+        for location, location_refs in by_location.items():
+            for chunk in chunked(location_refs, self.max_batch):
+                sku_by_gid = {to_gid("InventoryItem", r.external_id): r.sku for r in chunk}
+                data = self._graphql(
+                    READ_ITEMS, {"ids": list(sku_by_gid), "locationId": location}
+                )
+                for node in data.get("nodes") or ():
+                    if not node or node.get("id") not in sku_by_gid:
+                        continue
+                    levels[sku_by_gid[node["id"]]] = available_quantity(node.get("inventoryLevel"))
+        return levels
+
+    def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
+        wanted = set(skus)
+        found: dict[str, ListingRef] = {}
+        for chunk in chunked(list(dict.fromkeys(skus)), FIND_CHUNK):
+            query = " OR ".join(search_literal(sku) for sku in chunk)
+            data = self._graphql(FIND_ITEMS, {"query": query, "first": len(chunk)})
+            for node in (data.get("inventoryItems") or {}).get("nodes") or ():
+                sku = node.get("sku")
+                if sku not in wanted or sku in found:
+                    continue
+                levels = (node.get("inventoryLevels") or {}).get("nodes") or []
+                location = self.settings.get("location_id") or (
+                    from_gid(levels[0]["location"]["id"]) if levels else ""
+                )
+                found[sku] = ListingRef(
+                    sku=sku,
+                    external_id=from_gid(node["id"]),
+                    external_location_id=str(location),
+                )
+        return found
+
