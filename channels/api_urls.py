@@ -1,2 +1,23 @@
+"""Channel routes under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("channels/", api.ChannelListApi.as_view(), name="channel-list"),
+    path("channels/<slug:slug>/", api.ChannelDetailApi.as_view(), name="channel-detail"),
+    path(
+        "channels/<slug:slug>/allocations/",
+        api.AllocationOverrideApi.as_view(),
+        name="channel-allocations",
+    ),
+    path(
+        "channels/<slug:slug>/allocations/<str:sku>/",
+        api.AllocationOverrideDetailApi.as_view(),
+        name="channel-allocation-detail",
+    ),
+    path("channels/<slug:slug>/listings/", api.ListingListApi.as_view(), name="channel-listings"),
+    path("listings/import/", api.ListingImportApi.as_view(), name="listing-import"),
+    path("listings/export/", api.ListingExportApi.as_view(), name="listing-export"),
+]

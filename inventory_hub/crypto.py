@@ -67,4 +67,6 @@ class EncryptedJSONField(EncryptedTextField):
         return json.loads(value) if value else {}
 
     def get_prep_value(self, value):
-        return super().get_prep_value(json.dumps(value or {}, sort_keys=True))
+        if isinstance(value, str):
+            value = json.loads(value) if value else {}
+        return encrypt(json.dumps(value or {}, sort_keys=True))

@@ -197,8 +197,8 @@ class ShopifyAdapter(ChannelAdapter):
             except ChannelError as exc:
                 if not outcomes:
                     raise
-                for i, outcome in zip(pending, outcomes_for_error([p.ref for p in batch], exc)):
-                    outcomes[i] = outcome
+                unsent = outcomes_for_error([p.ref for p in batch], exc)
+                outcomes.update(zip(pending, unsent, strict=True))
                 break
             user_errors = result.get("userErrors") or []
             by_position, general = self._index_user_errors(user_errors, len(batch))

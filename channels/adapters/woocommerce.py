@@ -78,7 +78,7 @@ class WooCommerceAdapter(ChannelAdapter):
                 if not outcomes:
                     raise
                 results = outcomes_for_error([p.ref for p in batch], exc)
-            outcomes.update(zip(positions, results))
+            outcomes.update(zip(positions, results, strict=True))
         return [outcomes[i] for i in range(len(pushes))]
 
     def _update_batch(self, parent: str, batch: Sequence[LevelPush]) -> list[PushOutcome]:

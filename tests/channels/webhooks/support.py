@@ -76,10 +76,14 @@ class EbayKeyServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{self.PREFIX}{{kid}}"
 
-    def add_key(self, kid: str, private_key: ec.EllipticCurvePrivateKey, *, one_line: bool = True) -> None:
+    def add_key(
+        self, kid: str, private_key: ec.EllipticCurvePrivateKey, *, one_line: bool = True
+    ) -> None:
         pem = (
             private_key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             .decode()
         )
         self.keys[kid] = pem.replace("\n", "") if one_line else pem
@@ -108,7 +112,9 @@ class EbayKeyServer:
                 elif kid not in server.keys:
                     self._answer(404, {"errors": [{"errorId": 195001, "message": "not found"}]})
                 else:
-                    self._answer(200, {"key": server.keys[kid], "algorithm": "ECDSA", "digest": "SHA1"})
+                    self._answer(
+                        200, {"key": server.keys[kid], "algorithm": "ECDSA", "digest": "SHA1"}
+                    )
 
             def _answer(self, status: int, document: dict[str, Any]) -> None:
                 body = json.dumps(document).encode()

@@ -72,7 +72,9 @@ def test_shopify_wrong_secret_is_rejected() -> None:
 
 
 def test_shopify_previous_secret_still_verifies_during_rotation() -> None:
-    delivery = verify("shopify", ORDER, shopify_headers(ORDER, OLD_SECRET), secrets=[SECRET, OLD_SECRET])
+    delivery = verify(
+        "shopify", ORDER, shopify_headers(ORDER, OLD_SECRET), secrets=[SECRET, OLD_SECRET]
+    )
 
     assert delivery.topic == "orders/create"
 
@@ -110,7 +112,9 @@ def test_shopify_missing_topic_is_malformed() -> None:
 
 
 def test_shopify_unreadable_triggered_at_does_not_sink_a_verified_delivery() -> None:
-    delivery = verify("shopify", ORDER, shopify_headers(ORDER, **{"X-Shopify-Triggered-At": "soon"}))
+    delivery = verify(
+        "shopify", ORDER, shopify_headers(ORDER, **{"X-Shopify-Triggered-At": "soon"})
+    )
 
     assert delivery.source_timestamp is None
 
@@ -155,7 +159,9 @@ def test_woocommerce_good_signature_yields_the_delivery() -> None:
     assert delivery.dedupe_key == "14:727:2025-11-03T15:28:08"
     assert delivery.source_timestamp is not None
     assert delivery.source_timestamp.isoformat() == "2025-11-03T15:28:08+00:00"
-    assert delivery.kept_headers["x-wc-webhook-delivery-id"] == WOO_HEADERS["X-WC-Webhook-Delivery-ID"]
+    assert (
+        delivery.kept_headers["x-wc-webhook-delivery-id"] == WOO_HEADERS["X-WC-Webhook-Delivery-ID"]
+    )
     assert delivery.kept_headers["user-agent"].startswith("WooCommerce/")
     assert "x-wc-webhook-signature" not in delivery.kept_headers
 
@@ -234,7 +240,10 @@ def test_amazon_sqs_message_becomes_a_delivery() -> None:
     [
         ("not json", "not valid JSON"),
         ('{"NotificationType": "ORDER_CHANGE"}', "NotificationMetadata"),
-        ('{"NotificationType": "", "NotificationMetadata": {"NotificationId": "x"}}', "NotificationType"),
+        (
+            '{"NotificationType": "", "NotificationMetadata": {"NotificationId": "x"}}',
+            "NotificationType",
+        ),
     ],
 )
 def test_amazon_malformed_messages_are_rejected(message: str, complaint: str) -> None:

@@ -41,19 +41,34 @@ def settings(key_server: EbayKeyServer) -> dict[str, Any]:
 
 
 def test_endpoint_validation_answers_the_challenge() -> None:
-    settings = {"verification_token": "tok_" + "a" * 36, "endpoint_url": "https://hub.example.com/webhooks/ebay-main/"}
+    settings = {
+        "verification_token": "tok_" + "a" * 36,
+        "endpoint_url": "https://hub.example.com/webhooks/ebay-main/",
+    }
 
-    delivery = verify("ebay", b"", {}, method="GET", query={"challenge_code": "a8628072-3d33-45ee-9004"}, settings=settings)
+    delivery = verify(
+        "ebay",
+        b"",
+        {},
+        method="GET",
+        query={"challenge_code": "a8628072-3d33-45ee-9004"},
+        settings=settings,
+    )
 
     expected = hashlib.sha256(
-        b"a8628072-3d33-45ee-9004" + b"tok_" + b"a" * 36 + b"https://hub.example.com/webhooks/ebay-main/"
+        b"a8628072-3d33-45ee-9004"
+        + b"tok_"
+        + b"a" * 36
+        + b"https://hub.example.com/webhooks/ebay-main/"
     ).hexdigest()
     assert delivery.challenge_response == {"challengeResponse": expected}
 
 
 def test_endpoint_validation_without_a_code_is_malformed() -> None:
     with pytest.raises(MalformedDelivery, match="challenge_code"):
-        verify("ebay", b"", {}, method="GET", settings={"verification_token": "t", "endpoint_url": "u"})
+        verify(
+            "ebay", b"", {}, method="GET", settings={"verification_token": "t", "endpoint_url": "u"}
+        )
 
 
 def test_endpoint_validation_without_settings_is_our_problem() -> None:
@@ -77,7 +92,9 @@ def test_signed_notification_verifies(
 
 
 def test_key_fetch_sends_the_application_token(
-    key_server: EbayKeyServer, settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    key_server: EbayKeyServer,
+    settings: dict[str, Any],
+    ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     verify("ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=settings)
 
@@ -85,12 +102,16 @@ def test_key_fetch_sends_the_application_token(
 
 
 def test_public_key_is_cached_by_kid_until_its_ttl(
-    key_server: EbayKeyServer, settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    key_server: EbayKeyServer,
+    settings: dict[str, Any],
+    ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid=KID)
 
     verify("ebay", COMPACT, headers, settings=settings)
-    verify("ebay", COMPACT, headers, settings=settings, now=NOW + EBAY_KEY_TTL - timedelta(seconds=1))
+    verify(
+        "ebay", COMPACT, headers, settings=settings, now=NOW + EBAY_KEY_TTL - timedelta(seconds=1)
+    )
     assert len(key_server.requests) == 1
 
     verify("ebay", COMPACT, headers, settings=settings, now=NOW + EBAY_KEY_TTL)
@@ -98,11 +119,15 @@ def test_public_key_is_cached_by_kid_until_its_ttl(
 
 
 def test_multi_line_pem_is_accepted_too(
-    key_server: EbayKeyServer, settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    key_server: EbayKeyServer,
+    settings: dict[str, Any],
+    ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     key_server.add_key(KID, ebay_private_key, one_line=False)
 
-    assert verify("ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=settings).topic
+    assert verify(
+        "ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=settings
+    ).topic
 
 
 def test_reformatted_body_still_verifies_against_its_compact_json(
@@ -114,7 +139,9 @@ def test_reformatted_body_still_verifies_against_its_compact_json(
     assert verify("ebay", BODY, headers, settings=settings).topic == "ORDER_CONFIRMATION"
 
 
-def test_tampered_byte_is_rejected(settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey) -> None:
+def test_tampered_byte_is_rejected(
+    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid=KID)
     tampered = COMPACT.replace(b'"quantity":1', b'"quantity":9')
 
@@ -131,7 +158,9 @@ def test_signature_from_another_key_is_rejected(settings: dict[str, Any]) -> Non
         verify("ebay", COMPACT, sign_ebay(COMPACT, impostor, kid=KID), settings=settings)
 
 
-def test_unknown_kid_is_rejected(settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey) -> None:
+def test_unknown_kid_is_rejected(
+    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid="00000000-dead-beef-0000-000000000000")
 
     with pytest.raises(SignatureInvalid, match="does not know"):
@@ -153,8 +182,14 @@ def _header(claim: dict[str, Any]) -> dict[str, str]:
         ({"X-EBAY-SIGNATURE": "%%%"}, "base64 JSON"),
         ({"X-EBAY-SIGNATURE": base64.b64encode(b"[1]").decode()}, "base64 JSON"),
         (_header({"alg": "rsa", "kid": KID, "signature": "AA==", "digest": "SHA1"}), "not ecdsa"),
-        (_header({"alg": "ecdsa", "kid": KID, "signature": "AA==", "digest": "MD5"}), "SHA1 or SHA256"),
-        (_header({"alg": "ecdsa", "kid": "../admin", "signature": "!!", "digest": "SHA1"}), "not base64"),
+        (
+            _header({"alg": "ecdsa", "kid": KID, "signature": "AA==", "digest": "MD5"}),
+            "SHA1 or SHA256",
+        ),
+        (
+            _header({"alg": "ecdsa", "kid": "../admin", "signature": "!!", "digest": "SHA1"}),
+            "not base64",
+        ),
         (_header({"alg": "ecdsa", "kid": "k i d", "signature": "AA==", "digest": "SHA1"}), "kid"),
     ],
 )
@@ -166,7 +201,9 @@ def test_unreadable_signature_header_is_rejected(
 
 
 def test_key_service_failure_asks_ebay_to_retry(
-    key_server: EbayKeyServer, settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    key_server: EbayKeyServer,
+    settings: dict[str, Any],
+    ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     key_server.status = 500
 
@@ -176,7 +213,9 @@ def test_key_service_failure_asks_ebay_to_retry(
     assert caught.value.status_code == 503
 
 
-def test_unreachable_key_service_asks_ebay_to_retry(ebay_private_key: ec.EllipticCurvePrivateKey) -> None:
+def test_unreachable_key_service_asks_ebay_to_retry(
+    ebay_private_key: ec.EllipticCurvePrivateKey,
+) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/public_key/{{kid}}"

@@ -35,7 +35,10 @@ def test_reference_library_signature_verifies(kind: str) -> None:
     assert delivery.dedupe_key == MSG_ID
     assert delivery.topic == "order.created"
     assert delivery.source_timestamp == NOW
-    assert delivery.kept_headers == {"webhook-id": MSG_ID, "webhook-timestamp": str(int(NOW.timestamp()))}
+    assert delivery.kept_headers == {
+        "webhook-id": MSG_ID,
+        "webhook-timestamp": str(int(NOW.timestamp())),
+    }
 
 
 def test_one_flipped_body_byte_fails() -> None:
@@ -84,7 +87,9 @@ def test_secret_without_prefix_is_read_as_base64_like_the_reference_library() ->
 
 
 def test_secret_that_is_not_base64_is_a_configuration_problem() -> None:
-    headers = sign_standard(BODY, make_standard_secret(), msg_id=MSG_ID, timestamp=int(NOW.timestamp()))
+    headers = sign_standard(
+        BODY, make_standard_secret(), msg_id=MSG_ID, timestamp=int(NOW.timestamp())
+    )
 
     with pytest.raises(VerificationUnavailable, match="base64"):
         verify("standard", BODY, headers, secrets=["correct horse battery staple!"])
@@ -100,19 +105,26 @@ def test_wrong_secret_is_rejected() -> None:
 def test_previous_secret_still_verifies_during_rotation() -> None:
     old, new = make_standard_secret(), make_standard_secret()
 
-    assert verify("standard", BODY, reference_headers(old, BODY), secrets=[new, old]).dedupe_key == MSG_ID
+    assert (
+        verify("standard", BODY, reference_headers(old, BODY), secrets=[new, old]).dedupe_key
+        == MSG_ID
+    )
 
 
 def test_any_of_several_signatures_may_match() -> None:
     secret = make_standard_secret()
     headers = reference_headers(secret, BODY)
     stale = reference_headers(make_standard_secret(), BODY)["webhook-signature"]
-    headers["webhook-signature"] = f"v1a,bm90LWVkMjU1MTk= {stale} v1,@@@ {headers['webhook-signature']}"
+    headers["webhook-signature"] = (
+        f"v1a,bm90LWVkMjU1MTk= {stale} v1,@@@ {headers['webhook-signature']}"
+    )
 
     assert verify("standard", BODY, headers, secrets=[secret]).topic == "order.created"
 
 
-@pytest.mark.parametrize("offset", [timedelta(minutes=-5, seconds=-1), timedelta(minutes=5, seconds=1)])
+@pytest.mark.parametrize(
+    "offset", [timedelta(minutes=-5, seconds=-1), timedelta(minutes=5, seconds=1)]
+)
 def test_timestamp_outside_five_minutes_is_rejected(offset: timedelta) -> None:
     secret = make_standard_secret()
     headers = reference_headers(secret, BODY, sent_at=NOW + offset)
@@ -141,7 +153,11 @@ def test_missing_header_is_rejected(missing: str) -> None:
 
 @pytest.mark.parametrize(
     ("header", "value"),
-    [("webhook-timestamp", "1762183800.5"), ("webhook-timestamp", "99999999999999"), ("webhook-id", "a.b")],
+    [
+        ("webhook-timestamp", "1762183800.5"),
+        ("webhook-timestamp", "99999999999999"),
+        ("webhook-id", "a.b"),
+    ],
 )
 def test_unusable_id_or_timestamp_is_rejected(header: str, value: str) -> None:
     secret = make_standard_secret()

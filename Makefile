@@ -1,0 +1,64 @@
+# Inventory Hub — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+WEB_PORT ?= 8000
+SIM_PORT ?= 8025
+export UV_LINK_MODE ?= copy
+
+.PHONY: help install run test test-fast bench lint format chromium clean
+
+help:
+	@echo "make run    - install, migrate, seed a demo, start web + worker + beat + simulator"
+	@echo "make test   - install, start throwaway PostgreSQL + Redis, run every test"
+	@echo "make bench  - benchmarks on throwaway PostgreSQL + Redis (JSON on stdout)"
+	@echo "make lint   - ruff check + format check"
+
+$(UV):
+	@echo "[make] uv not found: installing it with pip (user site)"
+	@$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@test -x "$(UV)" || { echo "[make] could not install uv; install it (pip install uv) and retry" >&2; exit 2; }
+
+install: $(UV)
+	@$(UV) sync --frozen --quiet
+	@echo "[make] .venv ready"
+
+run: install
+	@mkdir -p var
+	@$(UV) run python manage.py migrate --noinput -v 0
+	@$(UV) run python manage.py seed_demo --simulator-url http://127.0.0.1:$(SIM_PORT) --web-url http://127.0.0.1:$(WEB_PORT)
+	@echo ""
+	@echo "  Inventory Hub: http://127.0.0.1:$(WEB_PORT)/   (login printed above; Ctrl-C stops everything)"
+	@echo ""
+	@DEBUG=1 WEB_PORT=$(WEB_PORT) SIM_PORT=$(SIM_PORT) $(UV) run honcho start -f Procfile
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "[make] installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "[make] /usr/bin/chromium is missing: install Debian's 'chromium' package (browser tests are skipped without it)" >&2; \
+		fi; \
+	fi
+
+test: install chromium
+	@$(PYTHON) scripts/services.py run -- $(UV) run pytest $(PYTEST_ARGS)
+
+test-fast: install
+	@$(UV) run pytest -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
+
+bench: install
+	@$(PYTHON) scripts/services.py run -- bash -c '$(UV) run python -m bench.ledger && $(UV) run python -m bench.fanout && $(UV) run python -m bench.ingest && $(UV) run python -m bench.propagation'
+
+lint: install
+	@$(UV) run ruff check .
+	@$(UV) run ruff format --check .
+
+format: install
+	@$(UV) run ruff format .
+	@$(UV) run ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache staticfiles
