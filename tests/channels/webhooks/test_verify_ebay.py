@@ -36,12 +36,12 @@ def key_server(
 
 
 @pytest.fixture
-def settings(key_server: EbayKeyServer) -> dict[str, Any]:
+def ebay_settings(key_server: EbayKeyServer) -> dict[str, Any]:
     return {"notification_key_url": key_server.url_template, "application_token": "v^1.1#i^1#app"}
 
 
 def test_endpoint_validation_answers_the_challenge() -> None:
-    settings = {
+    challenge_settings = {
         "verification_token": "tok_" + "a" * 36,
         "endpoint_url": "https://hub.example.com/webhooks/ebay-main/",
     }
@@ -52,7 +52,7 @@ def test_endpoint_validation_answers_the_challenge() -> None:
         {},
         method="GET",
         query={"challenge_code": "a8628072-3d33-45ee-9004"},
-        settings=settings,
+        settings=challenge_settings,
     )
 
     expected = hashlib.sha256(
@@ -78,11 +78,11 @@ def test_endpoint_validation_without_settings_is_our_problem() -> None:
 
 @pytest.mark.parametrize("digest", ["SHA1", "SHA256"])
 def test_signed_notification_verifies(
-    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey, digest: str
+    ebay_settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey, digest: str
 ) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid=KID, digest=digest)
 
-    delivery = verify("ebay", COMPACT, headers, settings=settings, secrets=[])
+    delivery = verify("ebay", COMPACT, headers, settings=ebay_settings, secrets=[])
 
     assert delivery.topic == "ORDER_CONFIRMATION"
     assert delivery.dedupe_key.startswith("6f1c2a9e-41d8-4a77")
@@ -93,83 +93,87 @@ def test_signed_notification_verifies(
 
 def test_key_fetch_sends_the_application_token(
     key_server: EbayKeyServer,
-    settings: dict[str, Any],
+    ebay_settings: dict[str, Any],
     ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
-    verify("ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=settings)
+    verify("ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=ebay_settings)
 
     assert key_server.requests == [(EbayKeyServer.PREFIX + KID, "Bearer v^1.1#i^1#app")]
 
 
 def test_public_key_is_cached_by_kid_until_its_ttl(
     key_server: EbayKeyServer,
-    settings: dict[str, Any],
+    ebay_settings: dict[str, Any],
     ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid=KID)
 
-    verify("ebay", COMPACT, headers, settings=settings)
+    verify("ebay", COMPACT, headers, settings=ebay_settings)
     verify(
-        "ebay", COMPACT, headers, settings=settings, now=NOW + EBAY_KEY_TTL - timedelta(seconds=1)
+        "ebay",
+        COMPACT,
+        headers,
+        settings=ebay_settings,
+        now=NOW + EBAY_KEY_TTL - timedelta(seconds=1),
     )
     assert len(key_server.requests) == 1
 
-    verify("ebay", COMPACT, headers, settings=settings, now=NOW + EBAY_KEY_TTL)
+    verify("ebay", COMPACT, headers, settings=ebay_settings, now=NOW + EBAY_KEY_TTL)
     assert len(key_server.requests) == 2
 
 
 def test_multi_line_pem_is_accepted_too(
     key_server: EbayKeyServer,
-    settings: dict[str, Any],
+    ebay_settings: dict[str, Any],
     ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     key_server.add_key(KID, ebay_private_key, one_line=False)
 
     assert verify(
-        "ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=settings
+        "ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=ebay_settings
     ).topic
 
 
 def test_reformatted_body_still_verifies_against_its_compact_json(
-    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    ebay_settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
 ) -> None:
     # The fixture file is pretty-printed; eBay signed the compact form of the same JSON.
     headers = sign_ebay(COMPACT, ebay_private_key, kid=KID)
 
-    assert verify("ebay", BODY, headers, settings=settings).topic == "ORDER_CONFIRMATION"
+    assert verify("ebay", BODY, headers, settings=ebay_settings).topic == "ORDER_CONFIRMATION"
 
 
 def test_tampered_byte_is_rejected(
-    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    ebay_settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
 ) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid=KID)
     tampered = COMPACT.replace(b'"quantity":1', b'"quantity":9')
 
     with pytest.raises(SignatureInvalid, match="does not match"):
-        verify("ebay", tampered, headers, settings=settings)
+        verify("ebay", tampered, headers, settings=ebay_settings)
     with pytest.raises(SignatureInvalid):
-        verify("ebay", flip_byte(COMPACT, 3), headers, settings=settings)
+        verify("ebay", flip_byte(COMPACT, 3), headers, settings=ebay_settings)
 
 
-def test_signature_from_another_key_is_rejected(settings: dict[str, Any]) -> None:
+def test_signature_from_another_key_is_rejected(ebay_settings: dict[str, Any]) -> None:
     impostor = ec.generate_private_key(ec.SECP256R1())
 
     with pytest.raises(SignatureInvalid):
-        verify("ebay", COMPACT, sign_ebay(COMPACT, impostor, kid=KID), settings=settings)
+        verify("ebay", COMPACT, sign_ebay(COMPACT, impostor, kid=KID), settings=ebay_settings)
 
 
 def test_unknown_kid_is_rejected(
-    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    ebay_settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
 ) -> None:
     headers = sign_ebay(COMPACT, ebay_private_key, kid="00000000-dead-beef-0000-000000000000")
 
     with pytest.raises(SignatureInvalid, match="does not know"):
-        verify("ebay", COMPACT, headers, settings=settings)
+        verify("ebay", COMPACT, headers, settings=ebay_settings)
 
 
-def test_missing_signature_header_is_rejected(settings: dict[str, Any]) -> None:
+def test_missing_signature_header_is_rejected(ebay_settings: dict[str, Any]) -> None:
     with pytest.raises(SignatureInvalid, match="missing X-EBAY-SIGNATURE"):
-        verify("ebay", COMPACT, {"Content-Type": "application/json"}, settings=settings)
+        verify("ebay", COMPACT, {"Content-Type": "application/json"}, settings=ebay_settings)
 
 
 def _header(claim: dict[str, Any]) -> dict[str, str]:
@@ -194,21 +198,23 @@ def _header(claim: dict[str, Any]) -> dict[str, str]:
     ],
 )
 def test_unreadable_signature_header_is_rejected(
-    settings: dict[str, Any], headers: dict[str, str], complaint: str
+    ebay_settings: dict[str, Any], headers: dict[str, str], complaint: str
 ) -> None:
     with pytest.raises(SignatureInvalid, match=complaint):
-        verify("ebay", COMPACT, headers, settings=settings)
+        verify("ebay", COMPACT, headers, settings=ebay_settings)
 
 
 def test_key_service_failure_asks_ebay_to_retry(
     key_server: EbayKeyServer,
-    settings: dict[str, Any],
+    ebay_settings: dict[str, Any],
     ebay_private_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     key_server.status = 500
 
     with pytest.raises(VerificationUnavailable, match="HTTP 500") as caught:
-        verify("ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=settings)
+        verify(
+            "ebay", COMPACT, sign_ebay(COMPACT, ebay_private_key, kid=KID), settings=ebay_settings
+        )
 
     assert caught.value.status_code == 503
 
@@ -230,9 +236,9 @@ def test_unreachable_key_service_asks_ebay_to_retry(
 
 
 def test_signed_body_without_notification_id_is_malformed(
-    settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
+    ebay_settings: dict[str, Any], ebay_private_key: ec.EllipticCurvePrivateKey
 ) -> None:
     body = b'{"metadata":{"topic":"ORDER_CONFIRMATION"},"notification":{"data":{}}}'
 
     with pytest.raises(MalformedDelivery, match="notification.notificationId"):
-        verify("ebay", body, sign_ebay(body, ebay_private_key, kid=KID), settings=settings)
+        verify("ebay", body, sign_ebay(body, ebay_private_key, kid=KID), settings=ebay_settings)

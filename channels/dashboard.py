@@ -1,0 +1,148 @@
+"""Reads for the dashboard pages that `ledger.selectors` and `channels.selectors` do not
+cover. Each costs a fixed number of queries whatever the number of SKUs, channels,
+listings, locations or reservations: counts are subqueries, related rows are
+`select_related` or prefetched in one query per relation.
+"""
+
+from __future__ import annotations
+
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from ledger.models import (
+    IncidentStatus,
+    Location,
+    OversellIncident,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    Sku,
+)
+from ledger.selectors import sku_list
+
+from .models import AllocationRule, Channel, Listing, OutboxEntry, OutboxStatus
+
+WAITING = [OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT]
+
+# Listings whose channel has read back a number different from what it should show.
+DRIFTING = Q(confirmed__isnull=False) & ~Q(confirmed=F("published"))
+
+
+def _count(queryset: QuerySet, *, link: str) -> Coalesce:
+    """COUNT(*) of `queryset` rows whose `link` points at the outer row, as a subquery
+    (several Count() joins on one query would multiply each other)."""
+    return Coalesce(
+        Subquery(
+            queryset.filter(**{link: OuterRef("pk")})
+            .order_by()
+            .values(link)
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+# --- SKUs -------------------------------------------------------------------------------
+
+
+def sku_rows(*, search: str = "") -> QuerySet[Sku]:
+    """SKUs with their totals (`total_on_hand`, `total_committed`) and, prefetched as
+    `channel_listings`, their listings with channels, ordered by channel slug."""
+    return sku_list(search=search).prefetch_related(
+        Prefetch(
+            "listings",
+            queryset=Listing.objects.select_related("channel").order_by("channel__slug"),
+            to_attr="channel_listings",
+        )
+    )
+
+
+def sku_exists() -> bool:
+    return Sku.objects.exists()
+
+
+def sku_listings(*, sku: Sku) -> list[Listing]:
+    return list(
+        Listing.objects.filter(sku=sku).select_related("channel").order_by("channel__slug")
+    )
+
+
+def sku_open_reservations(*, sku: Sku) -> list[Reservation]:
+    """Open reservations, newest first, with their lines and locations (prefetched)."""
+    return list(
+        Reservation.objects.filter(sku=sku, status=ReservationStatus.OPEN)
+        .order_by("-id")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ReservationLine.objects.select_related("location").order_by("id"),
+            )
+        )
+    )
+
+
+def location_choices() -> list[Location]:
+    return list(Location.objects.order_by("priority", "id"))
+
+
+# --- channels ---------------------------------------------------------------------------
+
+
+def channel_rows() -> QuerySet[Channel]:
+    """Channels with `listing_count`, `waiting_count` (pushes not yet confirmed),
+    `dlq_count`, `drift_count` and their default rule prefetched as `default_rules`."""
+    return (
+        Channel.objects.annotate(
+            listing_count=_count(Listing.objects.all(), link="channel"),
+            drift_count=_count(Listing.objects.filter(DRIFTING), link="channel"),
+            waiting_count=_count(OutboxEntry.objects.filter(status__in=WAITING), link="channel"),
+            dlq_count=_count(
+                OutboxEntry.objects.filter(status=OutboxStatus.DEAD), link="channel"
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "rules",
+                queryset=AllocationRule.objects.filter(sku__isnull=True),
+                to_attr="default_rules",
+            )
+        )
+        .order_by("slug")
+    )
+
+
+def channel_with_counts(*, slug: str) -> Channel | None:
+    return channel_rows().filter(slug=slug).first()
+
+
+def channel_listing_rows(*, channel: Channel, drift_only: bool = False) -> QuerySet[Listing]:
+    listings = Listing.objects.filter(channel=channel).select_related("sku")
+    if drift_only:
+        listings = listings.filter(DRIFTING)
+    return listings.order_by("sku__code_key")
+
+
+# --- incidents --------------------------------------------------------------------------
+
+
+def incident_rows(*, status: str = "") -> QuerySet[OversellIncident]:
+    """Open incidents first, then newest first."""
+    incidents = OversellIncident.objects.select_related("sku")
+    if status in IncidentStatus.values:
+        incidents = incidents.filter(status=status)
+    open_first = Case(When(status=IncidentStatus.OPEN, then=Value(0)), default=Value(1))
+    return incidents.order_by(open_first, "-opened_at")

@@ -1,0 +1,144 @@
+"""Simulated custom storefront (kinds ``standard`` and ``sandbox``): Standard Webhooks.
+
+API below ``<sim>/<kind>/<store>``:
+
+* ``POST /inventory``: the hub's push, a Standard-Webhooks-signed
+  ``{"type": "inventory.level.updated", "data": {"levels": [{"sku", "quantity"}]}}``.
+  The signature is checked with the store's secret (``push_secret``, default the
+  ``webhook_secret``); a ``webhook-id`` seen before is answered again without re-applying.
+* ``GET /inventory?sku=a&sku=b``: ``{"levels": {"a": 3}}`` (all SKUs without ``sku``),
+  signed the same way over an empty body.
+
+Outgoing events follow DESIGN.md's inbound contract: ``order.created`` /
+``order.cancelled`` / ``order.fulfilled`` / ``order.refunded`` with ``data.order_id`` and
+``data.lines[{sku, quantity, restock}]``, and ``inventory.level`` with ``data.sku`` and
+``data.quantity``. Redeliveries keep their ``webhook-id`` and are signed with a fresh
+timestamp.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from channels.simulator.http import Request, Response, json_response
+from channels.simulator.kinds.base import Call, Delivery, Event, KindApi, Route, compact_json
+from channels.simulator.state import Store
+from channels.webhooks.signing import make_standard_secret, sign_standard, standard_secret_key
+
+PUSH_TYPE = "inventory.level.updated"
+
+
+def _verify(store: Store, request: Request) -> Response | None:
+    secret = store.credentials.get("push_secret") or store.webhook_secret
+    try:
+        Webhook(secret).verify(request.body, request.headers)
+    except WebhookVerificationError as exc:
+        return json_response(401, {"error": "invalid_signature", "message": str(exc)})
+    return None
+
+
+def _push(store: Store, request: Request, call: Call) -> Response:
+    message = request.json()
+    levels = (message.get("data") or {}).get("levels") if isinstance(message, dict) else None
+    if message.get("type") != PUSH_TYPE or not isinstance(levels, list):
+        return json_response(
+            400,
+            {"error": "bad_request", "message": f"expected a {PUSH_TYPE} with data.levels"},
+        )
+    parsed: list[tuple[str, int]] = []
+    for level in levels:
+        sku, quantity = level.get("sku"), level.get("quantity")
+        if not isinstance(sku, str) or not sku or not isinstance(quantity, int):
+            return json_response(
+                400, {"error": "bad_request", "message": f"bad level entry {level!r}"}
+            )
+        parsed.append((sku, quantity))
+    call.items = len(parsed)
+    message_id = request.header("webhook-id")
+    with store.lock:
+        if message_id in store.seen:
+            return json_response(200, {"received": len(parsed), "duplicate": True})
+        store.seen[message_id] = True
+        if call.drop_writes:
+            store.stats.writes_dropped += 1
+        else:
+            for sku, quantity in parsed:
+                store.set_level(sku, quantity)
+    return json_response(200, {"received": len(parsed)})
+
+
+def _read(store: Store, request: Request, call: Call) -> Response:
+    wanted = request.params("sku")
+    with store.lock:
+        levels = store.listing_levels()
+    if wanted:
+        levels = {sku: levels[sku] for sku in wanted if sku in levels}
+    return json_response(200, {"levels": levels})
+
+
+class StandardApi(KindApi):
+    kind = "standard"
+    routes = (
+        Route("POST", ("inventory",), _push, "write"),
+        Route("GET", ("inventory",), _read, "read"),
+    )
+
+    def authenticate(self, store: Store, request: Request) -> Response | None:
+        return _verify(store, request)
+
+    def error(self, status: int, message: str, code: str = "") -> Response:
+        return json_response(status, {"error": code or f"http_{status}", "message": message})
+
+    def channel_config(self, store: Store, base_url: str) -> dict[str, Any]:
+        return {
+            "settings": {"base_url": base_url, "push_url": f"{base_url}/inventory"},
+            "credentials": {"webhook_secret": store.webhook_secret},
+        }
+
+    def validate_secret(self, secret: str) -> None:
+        standard_secret_key(secret)
+
+    def make_secret(self) -> str:
+        return make_standard_secret()
+
+    def deliveries(self, store: Store, event: Event, root_url: str) -> list[Delivery]:
+        if event.type == "inventory.level":
+            data: dict[str, Any] = {"sku": event.sku, "quantity": event.quantity}
+            order_id = ""
+        else:
+            assert event.order is not None
+            order_id = event.order.order_id
+            data = {
+                "order_id": order_id,
+                "lines": [
+                    {"sku": line.sku, "quantity": line.quantity, "restock": event.restock}
+                    for line in event.lines
+                ],
+            }
+        message = {"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": data}
+        return [_signed_delivery(store, event.type, message, order_id)]
+
+    def raw_delivery(self, store: Store, topic: str, payload: Any, root_url: str) -> Delivery:
+        return _signed_delivery(store, topic, payload, "")
+
+
+class SandboxApi(StandardApi):
+    kind = "sandbox"
+
+
+def _signed_delivery(store: Store, topic: str, message: Any, order_id: str) -> Delivery:
+    """One Standard Webhooks message; every attempt keeps the id and gets a new timestamp."""
+    message_id = f"msg_{uuid.uuid4().hex}"
+    body = compact_json(message)
+
+    def render(attempt: int) -> tuple[bytes, dict[str, str]]:
+        headers = sign_standard(
+            body, store.webhook_secret, msg_id=message_id, timestamp=int(time.time())
+        )
+        return body, {**headers, "Content-Type": "application/json"}
+
+    return Delivery(event_id=message_id, topic=topic, order_id=order_id, render=render)

@@ -1,0 +1,181 @@
+"""The stock API over HTTP: happy paths, idempotency, and every bad input (with proof
+that nothing was written)."""
+
+import pytest
+
+from ledger.models import Movement, Reservation, Sku, StockOperation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stocked(api):
+    api.post("/api/v1/skus/", {"code": "MUG-1", "title": "Mug"}, format="json")
+    api.post(
+        "/api/v1/movements/", {"sku": "MUG-1", "kind": "receipt", "quantity": 10}, format="json"
+    )
+    return api
+
+
+def written() -> tuple[int, int, int]:
+    return Movement.objects.count(), Reservation.objects.count(), StockOperation.objects.count()
+
+
+def test_sku_detail_shows_totals_and_levels(stocked):
+    body = stocked.get("/api/v1/skus/mug-1/").json()
+    assert (body["code"], body["on_hand"], body["committed"], body["available"]) == (
+        "MUG-1",
+        10,
+        0,
+        10,
+    )
+    assert body["locations"][0]["location"] == "main"
+    assert body["channels"] == []
+
+
+def test_reserve_release_and_ship(stocked):
+    response = stocked.post(
+        "/api/v1/reservations/", {"sku": "MUG-1", "quantity": 3, "order_id": "W1"}, format="json"
+    )
+    assert response.status_code == 201
+    reservation = response.json()
+    assert reservation["lines"] == [{"location": "main", "quantity": 3}]
+    assert stocked.get("/api/v1/skus/MUG-1/").json()["available"] == 7
+    shipped = stocked.post(f"/api/v1/reservations/{reservation['id']}/ship/")
+    assert shipped.json()["status"] == "shipped"
+    again = stocked.post(f"/api/v1/reservations/{reservation['id']}/release/")
+    assert again.status_code == 409 and again.json()["error"] == "invalid_state"
+    assert stocked.get("/api/v1/skus/MUG-1/").json()["on_hand"] == 7
+
+
+def test_reservation_beyond_available_is_409_with_the_available_quantity(stocked):
+    before = written()
+    response = stocked.post(
+        "/api/v1/reservations/", {"sku": "MUG-1", "quantity": 11, "order_id": "W1"}, format="json"
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "insufficient_stock"
+    assert body["detail"]["available"] == 10
+    assert "10" in body["message"]
+    assert written() == before
+
+
+def test_idempotency_key_returns_the_first_result(stocked):
+    body = {"sku": "MUG-1", "kind": "receipt", "quantity": 5}
+    first = stocked.post("/api/v1/movements/", body, format="json", HTTP_IDEMPOTENCY_KEY="rcpt-1")
+    second = stocked.post("/api/v1/movements/", body, format="json", HTTP_IDEMPOTENCY_KEY="rcpt-1")
+    assert first.json() == second.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert stocked.get("/api/v1/skus/MUG-1/").json()["on_hand"] == 15
+    conflict = stocked.post(
+        "/api/v1/movements/", {**body, "quantity": 6}, format="json", HTTP_IDEMPOTENCY_KEY="rcpt-1"
+    )
+    assert conflict.status_code == 409 and conflict.json()["error"] == "idempotency_conflict"
+    assert stocked.get("/api/v1/skus/MUG-1/").json()["on_hand"] == 15
+
+
+def test_transfer_and_count(stocked):
+    stocked.post("/api/v1/locations/", {"code": "shop", "name": "Shop"}, format="json")
+    moved = stocked.post(
+        "/api/v1/movements/",
+        {"sku": "MUG-1", "kind": "transfer", "quantity": 4, "to_location": "shop"},
+        format="json",
+    )
+    assert moved.status_code == 201 and len(moved.json()["movements"]) == 2
+    counted = stocked.post(
+        "/api/v1/movements/", {"sku": "MUG-1", "kind": "count", "quantity": 5}, format="json"
+    )
+    assert counted.json()["movements"][0]["on_hand_delta"] == -1
+    levels = {
+        row["location"]: row["on_hand"]
+        for row in stocked.get("/api/v1/skus/MUG-1/").json()["locations"]
+    }
+    assert levels == {"main": 5, "shop": 4}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"sku": "NOPE", "kind": "receipt", "quantity": 1}, 404, "NOPE"),
+        ({"sku": "MUG-1", "kind": "receipt", "quantity": 0}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "receipt", "quantity": -3}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "receipt", "quantity": 2.5}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "receipt", "quantity": "lots"}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "receipt", "quantity": 1_000_000_001}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "adjustment", "quantity": 0}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "count", "quantity": -1}, 400, "quantity"),
+        ({"sku": "MUG-1", "kind": "teleport", "quantity": 1}, 400, "kind"),
+        ({"sku": "MUG-1", "kind": "receipt"}, 400, "quantity"),
+        ({"kind": "receipt", "quantity": 1}, 400, "sku"),
+        ({"sku": "MUG-1", "kind": "transfer", "quantity": 1}, 400, "to_location"),
+        (
+            {"sku": "MUG-1", "kind": "transfer", "quantity": 1, "to_location": "main"},
+            400,
+            "different",
+        ),
+        ({"sku": "MUG-1", "kind": "receipt", "quantity": 1, "location": "mars"}, 404, "mars"),
+        ({"sku": "MUG-1", "kind": "adjustment", "quantity": -11}, 409, "available"),
+    ],
+)
+def test_bad_movements_are_refused_and_write_nothing(stocked, body, status, needle):
+    before = written()
+    response = stocked.post("/api/v1/movements/", body, format="json")
+    assert response.status_code == status
+    payload = response.json()
+    assert set(payload) == {"error", "message", "detail"}
+    assert needle in payload["message"]
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"sku": "MUG-1", "quantity": 0, "order_id": "A"}, 400, "quantity"),
+        ({"sku": "MUG-1", "quantity": -1, "order_id": "A"}, 400, "quantity"),
+        ({"sku": "MUG-1", "quantity": 1}, 400, "order_id"),
+        ({"sku": "NOPE", "quantity": 1, "order_id": "A"}, 404, "NOPE"),
+        ({"sku": "MUG-1", "quantity": 1, "order_id": "A", "channel": "ghost"}, 404, "ghost"),
+    ],
+)
+def test_bad_reservations_are_refused_and_write_nothing(stocked, body, status, needle):
+    before = written()
+    response = stocked.post("/api/v1/reservations/", body, format="json")
+    assert response.status_code == status
+    assert needle in response.json()["message"]
+    assert written() == before
+
+
+def test_bad_skus_are_refused(api):
+    assert api.post("/api/v1/skus/", {"title": "no code"}, format="json").status_code == 400
+    api.post("/api/v1/skus/", {"code": "A"}, format="json")
+    duplicate = api.post("/api/v1/skus/", {"code": " a "}, format="json")
+    assert duplicate.status_code == 400 and "already exists" in duplicate.json()["message"]
+    assert Sku.objects.count() == 1
+    assert api.get("/api/v1/skus/NOPE/").status_code == 404
+
+
+def test_unknown_reservation_is_404(api):
+    response = api.post("/api/v1/reservations/999/release/")
+    assert response.status_code == 404 and response.json()["error"] == "reservation_not_found"
+
+
+def test_openapi_schema_and_docs_are_served(api):
+    schema = api.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/reservations/" in schema.content
+    assert api.get("/api/docs/").status_code == 200
+
+
+def test_healthz_reports_database_and_broker(client):
+    body = client.get("/healthz").json()
+    assert body["database"]["ok"] is True
+    assert set(body) >= {
+        "database",
+        "broker",
+        "last_reconcile_at",
+        "last_digest_at",
+        "outbox_backlog",
+        "dlq_size",
+        "status",
+    }
