@@ -60,9 +60,12 @@ def _count(queryset: QuerySet, *, link: str) -> Coalesce:
 
 
 def sku_rows(*, search: str = "") -> QuerySet[Sku]:
-    """SKUs with their totals (`total_on_hand`, `total_committed`) and, prefetched as
-    `channel_listings`, their listings with channels, ordered by channel slug."""
-    return sku_list(search=search).prefetch_related(
+    """SKUs with their totals (`total_on_hand`, `total_committed`, `total_available`) and,
+    prefetched as `channel_listings`, their listings with channels, ordered by channel slug."""
+    skus = sku_list(search=search).annotate(
+        total_available=F("total_on_hand") - F("total_committed")
+    )
+    return skus.prefetch_related(
         Prefetch(
             "listings",
             queryset=Listing.objects.select_related("channel").order_by("channel__slug"),
@@ -76,9 +79,7 @@ def sku_exists() -> bool:
 
 
 def sku_listings(*, sku: Sku) -> list[Listing]:
-    return list(
-        Listing.objects.filter(sku=sku).select_related("channel").order_by("channel__slug")
-    )
+    return list(Listing.objects.filter(sku=sku).select_related("channel").order_by("channel__slug"))
 
 
 def sku_open_reservations(*, sku: Sku) -> list[Reservation]:
@@ -110,9 +111,7 @@ def channel_rows() -> QuerySet[Channel]:
             listing_count=_count(Listing.objects.all(), link="channel"),
             drift_count=_count(Listing.objects.filter(DRIFTING), link="channel"),
             waiting_count=_count(OutboxEntry.objects.filter(status__in=WAITING), link="channel"),
-            dlq_count=_count(
-                OutboxEntry.objects.filter(status=OutboxStatus.DEAD), link="channel"
-            ),
+            dlq_count=_count(OutboxEntry.objects.filter(status=OutboxStatus.DEAD), link="channel"),
         )
         .prefetch_related(
             Prefetch(

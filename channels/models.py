@@ -251,3 +251,120 @@ class ChannelAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.channel_id}: {self.message}"
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    DUPLICATE = "duplicate", "Duplicate"
+    IGNORED_STALE = "ignored_stale", "Ignored (stale)"
+    UNMAPPED = "unmapped", "Unmapped SKU"
+    FAILED = "failed", "Failed (will retry)"
+    DEAD = "dead", "Dead (gave up)"
+
+
+class InboundEvent(models.Model):
+    """The inbox: every accepted delivery, stored before anything else happens.
+    (channel, dedupe_key) is UNIQUE, so a redelivery changes nothing. Kept >= 30 days."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="inbox")
+    dedupe_key = models.CharField(max_length=255)
+    topic = models.CharField(max_length=100)
+    body = models.TextField()
+    headers = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source_timestamp = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=15, choices=InboundStatus.choices, default=InboundStatus.RECEIVED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    unmapped_skus = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "dedupe_key"], name="inbox_dedupe")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.topic}:{self.dedupe_key} ({self.status})"
+
+
+class ChannelOrderLine(models.Model):
+    """The state machine of one order line on one channel. It remembers which events
+    were seen, so each transition applies once in any arrival order (a cancel that
+    arrives before its order is remembered, and the order then reserves nothing)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="order_lines")
+    order_id = models.CharField(max_length=255)
+    line_ref = models.CharField(max_length=255)
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="channel_order_lines")
+    quantity = models.PositiveIntegerField(default=0)
+    placed = models.BooleanField(default=False)
+    cancelled = models.BooleanField(default=False)
+    fulfilled = models.BooleanField(default=False)
+    refunded = models.BooleanField(default=False)
+    restock_quantity = models.PositiveIntegerField(default=0)
+    # What the ledger has actually been told, to converge on what the flags imply.
+    applied = models.CharField(max_length=10, default="none")
+    returned_quantity = models.PositiveIntegerField(default=0)
+    reservation = models.ForeignKey(
+        "ledger.Reservation", null=True, blank=True, on_delete=models.PROTECT
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "order_id", "line_ref"], name="one_state_per_order_line"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.order_id}:{self.line_ref} ({self.applied})"
+
+
+class DriftStatus(models.TextChoices):
+    OPEN = "open", "Open (needs a person)"
+    AUTO_CORRECTED = "auto_corrected", "Corrected automatically"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    RESOLVED = "resolved", "Resolved by itself"
+
+
+class Drift(models.Model):
+    """A channel shows a number the hub did not publish. Recorded first, acted on second."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="drift")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="drift")
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="drift")
+    hub_quantity = models.IntegerField(help_text="What the hub publishes.")
+    channel_quantity = models.IntegerField(help_text="What the channel shows.")
+    source = models.CharField(max_length=20, default="webhook")
+    severity = models.CharField(max_length=10, default="review")
+    confidence = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.5"))
+    reasoning = models.TextField(blank=True)
+    status = models.CharField(max_length=15, choices=DriftStatus.choices, default=DriftStatus.OPEN)
+    inbound_event = models.ForeignKey(
+        InboundEvent, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    detected_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} on {self.channel_id}: hub {self.hub_quantity} vs {self.channel_quantity}"
+
+    @property
+    def delta(self) -> int:
+        return self.channel_quantity - self.hub_quantity

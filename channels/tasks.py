@@ -12,3 +12,17 @@ def drain_outbox(channel_id: int) -> int:
     from .drain import outbox_drain_channel
 
     return outbox_drain_channel(channel_id=channel_id)
+
+
+@shared_task(name="channels.tasks.process_event", ignore_result=True)
+def process_event(event_id: int) -> str | None:
+    from .intake import inbox_process
+
+    return inbox_process(event_id=event_id)
+
+
+@shared_task(name="channels.tasks.sweep_inbox", ignore_result=True)
+def sweep_inbox() -> int:
+    from .intake import inbox_sweep
+
+    return inbox_sweep()

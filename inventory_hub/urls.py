@@ -3,9 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from channels.webhook_views import WebhookIntakeView
 from ledger import api as ledger_api
 
 from .health import healthz
+from .metrics import metrics_view
 
 api_v1 = [
     path("skus/", ledger_api.SkuListApi.as_view(), name="sku-list"),
@@ -34,6 +36,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("webhooks/<slug:slug>/", WebhookIntakeView.as_view(), name="webhook-intake"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

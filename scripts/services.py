@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PREFIX = "inventory-hub-services-"
@@ -120,6 +121,24 @@ def tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block is done, so a Popen() and the bookkeeping that
+    follows it cannot be torn apart (which would orphan the new process)."""
+    pending: list[int] = []
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            old[sig] = signal.signal(sig, lambda n, _f: pending.append(n))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in pending:
+            signal.raise_signal(sig)  # now the normal handler runs (and may raise)
+
+
 def as_pg_user(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root, so run its tools as the `postgres` system user."""
     return ["runuser", "-u", "postgres", "--", *cmd] if IS_ROOT else cmd
@@ -156,20 +175,18 @@ def start_postgres(pg_bin: Path, tmp: Path, state: dict) -> None:
     state.update(pg_bin=str(pg_bin), pg_data=str(data), pg_port=port)
 
     def run(cmd: list[str], what: str) -> None:
-        proc = subprocess.Popen(
-            as_pg_user(cmd),
-            cwd=pg_dir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        proc = None
         try:
+            with deferred_signals():
+                proc = subprocess.Popen(as_pg_user(cmd), cwd=pg_dir, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=True)  # fmt: skip
             out = proc.communicate()[0].strip()
         except BaseException:  # interrupted: stop the whole group (runuser forks initdb etc.)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
             raise
         if proc.returncode != 0:
             raise ServiceError(f"{what} failed:\n{out}\n--- server log ---\n{tail(logfile)}")
@@ -235,11 +252,11 @@ def start_redis(redis: Path, tmp: Path, state: dict) -> None:
     port, logfile = free_port(), tmp / "redis.log"
     flags = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
     cmd = [str(redis), "--port", str(port), *flags]
-    with open(logfile, "ab") as out:  # own session: a terminal Ctrl-C must not reach it
+    with open(logfile, "ab") as out, deferred_signals():  # own session: no terminal Ctrl-C
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
-    state.update(redis=str(redis), redis_port=port, redis_pid=proc.pid)
+        state.update(redis=str(redis), redis_port=port, redis_pid=proc.pid)
     deadline = time.monotonic() + 15
     while True:
         with contextlib.suppress(OSError):
@@ -292,8 +309,9 @@ def start_all(args: argparse.Namespace, state: dict) -> dict[str, str]:
     Progress is recorded in `state` as it happens, so cleanup(state) works at any point.
     """
     pg_bin, redis = ensure_binaries(not args.no_postgres, not args.no_redis)
-    tmp = make_temp_dir()
-    state["dir"] = str(tmp)
+    with deferred_signals():
+        tmp = make_temp_dir()
+        state["dir"] = str(tmp)
     env = {"TEST_SERVICES_DIR": str(tmp)}
     if pg_bin:
         start_postgres(pg_bin, tmp, state)
@@ -349,7 +367,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         env = start_all(args, state)
         log(f"running: {shlex.join(command)}")
         try:
-            child = subprocess.Popen(command, env={**os.environ, **env})
+            with deferred_signals():
+                child = subprocess.Popen(command, env={**os.environ, **env})
         except OSError as exc:
             log(f"cannot run command: {exc}")
             return 127

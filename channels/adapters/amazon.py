@@ -286,4 +286,3 @@ class AmazonAdapter(ChannelAdapter):
             summaries = item.get("summaries") or [{}]
             found[sku] = ListingRef(sku=sku, external_id=str(summaries[0].get("asin") or ""))
         return found
-

@@ -302,9 +302,7 @@ class ShopifyAdapter(ChannelAdapter):
         for location, location_refs in by_location.items():
             for chunk in chunked(location_refs, self.max_batch):
                 sku_by_gid = {to_gid("InventoryItem", r.external_id): r.sku for r in chunk}
-                data = self._graphql(
-                    READ_ITEMS, {"ids": list(sku_by_gid), "locationId": location}
-                )
+                data = self._graphql(READ_ITEMS, {"ids": list(sku_by_gid), "locationId": location})
                 for node in data.get("nodes") or ():
                     if not node or node.get("id") not in sku_by_gid:
                         continue
@@ -331,4 +329,3 @@ class ShopifyAdapter(ChannelAdapter):
                     external_location_id=str(location),
                 )
         return found
-

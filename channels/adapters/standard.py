@@ -107,4 +107,3 @@ class StandardAdapter(ChannelAdapter):
     def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
         levels = self.read_levels([ListingRef(sku=sku) for sku in skus])
         return {sku: ListingRef(sku=sku) for sku, level in levels.items() if level is not None}
-

@@ -29,9 +29,7 @@ class TokenBucket:
 
     def _refill(self) -> None:
         now = self._clock()
-        self._tokens = min(
-            self.limit.burst, self._tokens + (now - self._updated) * self.limit.rate
-        )
+        self._tokens = min(self.limit.burst, self._tokens + (now - self._updated) * self.limit.rate)
         self._updated = now
 
     def take(self, cost: float = 1.0) -> float | None:

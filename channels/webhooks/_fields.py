@@ -58,7 +58,7 @@ def text(value: Any, where: str, *, max_length: int = MAX_ID_LENGTH) -> str:
 def identifier(value: Any, where: str) -> str:
     """A channel id, which channels send as a number or a string; always a string here."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        value = str(value)
     return text(value, where).strip()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from channels.simulator.http import Request, Response, format_seconds, json_response
+from channels.simulator.http import Request, Response, format_seconds
 from channels.simulator.ratelimit import Limit
 from channels.simulator.state import Faults, Line, Order, SimulatorState, Store
 
@@ -48,10 +48,15 @@ class Route:
     # Path segments; "{name}" captures a segment into Call.params, "*" matches any.
     pattern: tuple[str, ...]
     handler: Handler
-    operation: OperationClass
+    # "read" / "write" / "aux" (aux: token, queue and key endpoints, never faulted or
+    # metered), or a function of the request when only the body tells (GraphQL).
+    operation: OperationClass | Callable[[Request], OperationClass]
     # Rate-limit bucket; None: not metered by the server (aux routes, or the handler
     # meters itself, like Shopify's cost-based GraphQL limit).
     bucket: str | None = "api"
+
+    def operation_for(self, request: Request) -> OperationClass:
+        return self.operation(request) if callable(self.operation) else self.operation
 
     def match(self, method: str, segments: list[str]) -> dict[str, str] | None:
         if method != self.method or len(segments) != len(self.pattern):
@@ -90,6 +95,12 @@ class Delivery:
     render: Callable[[int], tuple[bytes, dict[str, str]]]
     # "http": POST to the store's webhook_url; "queue": into the store's SQS queue.
     sink: Literal["http", "queue"] = "http"
+
+
+def require_order(event: Event) -> Order:
+    if event.order is None:
+        raise ValueError(f"{event.type} needs an order")
+    return event.order
 
 
 def compact_json(payload: Any) -> bytes:
@@ -135,10 +146,16 @@ class KindApi(ABC):
 
     def validate_secret(self, secret: str) -> None:
         """Raise ValueError when ``secret`` cannot sign this kind's webhooks."""
+        if not secret:
+            raise ValueError("webhook_secret must not be empty")
 
     @abstractmethod
     def make_secret(self) -> str:
         """A fresh webhook secret for a store created without one."""
+
+    def order_id(self, store: Store, number: int) -> str:
+        """The channel's id for a new order numbered ``number`` on ``store``."""
+        return f"{store.name}-{number}"
 
     # -- events ---------------------------------------------------------------------------
 
@@ -147,11 +164,5 @@ class KindApi(ABC):
         """The notifications the channel sends for ``event`` (ValueError: unsupported)."""
 
     @abstractmethod
-    def raw_delivery(
-        self, store: Store, topic: str, payload: Any, root_url: str
-    ) -> Delivery:
+    def raw_delivery(self, store: Store, topic: str, payload: Any, root_url: str) -> Delivery:
         """An arbitrary payload, sent as this channel sends ``topic`` (signed its way)."""
-
-
-def json_error(status: int, payload: Any) -> Response:
-    return json_response(status, payload)

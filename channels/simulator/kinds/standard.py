@@ -25,7 +25,15 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from channels.simulator.http import Request, Response, json_response
-from channels.simulator.kinds.base import Call, Delivery, Event, KindApi, Route, compact_json
+from channels.simulator.kinds.base import (
+    Call,
+    Delivery,
+    Event,
+    KindApi,
+    Route,
+    compact_json,
+    require_order,
+)
 from channels.simulator.state import Store
 from channels.webhooks.signing import make_standard_secret, sign_standard, standard_secret_key
 
@@ -100,18 +108,22 @@ class StandardApi(KindApi):
         }
 
     def validate_secret(self, secret: str) -> None:
+        if not secret.startswith("whsec_"):
+            raise ValueError("a Standard Webhooks secret starts with 'whsec_'")
         standard_secret_key(secret)
 
     def make_secret(self) -> str:
         return make_standard_secret()
+
+    def order_id(self, store: Store, number: int) -> str:
+        return f"SO-{number}"
 
     def deliveries(self, store: Store, event: Event, root_url: str) -> list[Delivery]:
         if event.type == "inventory.level":
             data: dict[str, Any] = {"sku": event.sku, "quantity": event.quantity}
             order_id = ""
         else:
-            assert event.order is not None
-            order_id = event.order.order_id
+            order_id = require_order(event).order_id
             data = {
                 "order_id": order_id,
                 "lines": [

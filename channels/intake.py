@@ -1,0 +1,315 @@
+"""Webhook intake: persist first, process later, apply each transition once.
+
+`inbox_accept` is all the web request does after verification: one INSERT (the UNIQUE
+(channel, dedupe_key) makes a redelivery a no-op) and a task enqueued on commit.
+`inbox_process` turns a stored delivery into canonical events and applies them to the
+ledger in one transaction. Failures retry with backoff stored in the row; the beat
+sweeper re-enqueues anything a lost broker message left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inventory_hub.metrics import EVENTS
+from inventory_hub.queueing import enqueue, enqueue_on_commit
+from ledger.models import Reservation, Sku, Source, normalize_sku_code
+from ledger.services import (
+    Origin,
+    reservation_release,
+    reservation_ship,
+    stock_reserve,
+    stock_return,
+)
+
+from .models import (
+    Channel,
+    ChannelOrderLine,
+    Drift,
+    InboundEvent,
+    InboundStatus,
+    Listing,
+)
+from .selectors import channel_locations
+from .webhooks.events import LevelReported, OrderEvent
+from .webhooks.parse import parse_events
+from .webhooks.verify import Delivery, WebhookRejected
+
+logger = logging.getLogger(__name__)
+
+# Processing retries: a deadlock or a database restart heals in seconds; a bug does not.
+PROCESS_BACKOFF = [timedelta(seconds=s) for s in (10, 60, 300, 1800, 7200, 21600)]
+STUCK_AFTER = timedelta(seconds=30)
+
+
+def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[InboundEvent, bool]:
+    """Store a verified delivery. Returns (event, created); a duplicate is not created."""
+    from .tasks import process_event
+
+    event = InboundEvent(
+        channel=channel,
+        dedupe_key=delivery.dedupe_key,
+        topic=delivery.topic[:100],
+        body=body.decode("utf-8", errors="replace"),
+        headers=delivery.kept_headers,
+        source_timestamp=delivery.source_timestamp,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+            enqueue_on_commit(process_event, event.pk)
+    except IntegrityError:
+        existing = InboundEvent.objects.get(channel=channel, dedupe_key=delivery.dedupe_key)
+        return existing, False
+    return event, True
+
+
+def inbox_process(*, event_id: int) -> str | None:
+    """Apply one stored delivery. Idempotent: a processed event is left alone, and a
+    worker already holding the row makes this call a no-op."""
+    with transaction.atomic():
+        event = (
+            InboundEvent.objects.select_for_update(skip_locked=True)
+            .select_related("channel")
+            .filter(pk=event_id, status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED])
+            .first()
+        )
+        if event is None:
+            return None
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                status, unmapped = _apply(event)
+        except WebhookRejected as exc:
+            # Verified at the door but unusable: retrying cannot help.
+            event.status, event.error = InboundStatus.DEAD, str(exc)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+            logger.exception("processing inbound event %s failed", event.pk)
+            event.error = f"{type(exc).__name__}: {exc}"[:2000]
+            if event.attempts > len(PROCESS_BACKOFF):
+                event.status = InboundStatus.DEAD
+            else:
+                event.status = InboundStatus.FAILED
+                event.next_attempt_at = timezone.now() + PROCESS_BACKOFF[event.attempts - 1]
+        else:
+            event.status, event.unmapped_skus, event.error = status, unmapped, ""
+            event.processed_at = timezone.now()
+        event.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "error",
+                "unmapped_skus",
+                "processed_at",
+                "next_attempt_at",
+            ]
+        )
+    EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
+    return event.status
+
+
+def inbox_sweep(*, now=None) -> int:
+    """Re-enqueue deliveries a lost broker message left in `received`, and failed ones
+    whose retry time has come. Returns how many were enqueued."""
+    from .tasks import process_event
+
+    now = now or timezone.now()
+    stuck = InboundEvent.objects.filter(
+        status=InboundStatus.RECEIVED, received_at__lt=now - STUCK_AFTER
+    ).values_list("id", flat=True)[:1000]
+    due = InboundEvent.objects.filter(
+        status=InboundStatus.FAILED, next_attempt_at__lte=now
+    ).values_list("id", flat=True)[:1000]
+    ids = sorted({*stuck, *due})
+    for event_id in ids:
+        enqueue(process_event, event_id)
+    return len(ids)
+
+
+# --- applying canonical events ----------------------------------------------------------
+
+
+def _apply(event: InboundEvent) -> tuple[str, list[str]]:
+    channel = event.channel
+    payload = json.loads(event.body) if event.body else {}
+    canonical = parse_events(channel.kind, event.topic, payload)
+    unmapped: list[str] = []
+    statuses: list[str] = []
+    for item in canonical:
+        if isinstance(item, OrderEvent):
+            unmapped += _apply_order_event(event, item)
+        elif isinstance(item, LevelReported):
+            status = _apply_level_report(event, item)
+            if status == InboundStatus.UNMAPPED:
+                unmapped.append(item.sku or f"external:{item.external_id}")
+            statuses.append(status)
+    if unmapped:
+        return InboundStatus.UNMAPPED, sorted(set(unmapped))
+    if statuses and all(s == InboundStatus.IGNORED_STALE for s in statuses):
+        return InboundStatus.IGNORED_STALE, []
+    if not canonical and event.topic:
+        logger.info("inbound event %s: topic %s carries nothing to apply", event.pk, event.topic)
+    return InboundStatus.PROCESSED, []
+
+
+def _skus_by_key(codes: list[str]) -> dict[str, Sku]:
+    keys = {normalize_sku_code(code) for code in codes}
+    return {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=keys)}
+
+
+def _apply_order_event(event: InboundEvent, order: OrderEvent) -> list[str]:
+    """Record what this event says about each line, then bring the ledger to the state
+    the full set of seen events implies (so arrival order does not matter)."""
+    channel = event.channel
+    skus = _skus_by_key([line.sku for line in order.lines])
+    unmapped = [line.sku for line in order.lines if normalize_sku_code(line.sku) not in skus]
+    mapped = [line for line in order.lines if normalize_sku_code(line.sku) in skus]
+    if not mapped:
+        return unmapped
+    ChannelOrderLine.objects.bulk_create(
+        [
+            ChannelOrderLine(
+                channel=channel,
+                order_id=order.order_id,
+                line_ref=line.line_ref,
+                sku=skus[normalize_sku_code(line.sku)],
+            )
+            for line in mapped
+        ],
+        ignore_conflicts=True,
+    )
+    states = {
+        state.line_ref: state
+        for state in ChannelOrderLine.objects.select_for_update()
+        .filter(
+            channel=channel,
+            order_id=order.order_id,
+            line_ref__in=[line.line_ref for line in mapped],
+        )
+        .order_by("id")
+    }
+    for line in mapped:
+        state = states[line.line_ref]
+        if order.kind == "placed":
+            state.placed, state.quantity = True, line.quantity
+        elif order.kind == "cancelled":
+            state.cancelled = True
+        elif order.kind == "fulfilled":
+            state.fulfilled = True
+        elif order.kind == "refunded":
+            state.refunded = True
+            if line.restock:
+                state.restock_quantity += line.quantity
+        if not state.quantity:
+            state.quantity = line.quantity
+        _converge(state, event)
+        state.save()
+    return unmapped
+
+
+def _target(state: ChannelOrderLine) -> str:
+    if not state.placed:
+        return "none"
+    if state.fulfilled:
+        return "shipped"
+    if state.cancelled or state.refunded:
+        return "released"
+    return "reserved"
+
+
+def _converge(state: ChannelOrderLine, event: InboundEvent) -> None:
+    channel = event.channel
+    target = _target(state)
+
+    def origin(step: str) -> Origin:
+        return Origin(
+            source=Source.CHANNEL,
+            source_ref=f"{channel.slug}:{state.order_id}",
+            inbound_event_id=event.pk,
+            source_timestamp=event.source_timestamp,
+            idempotency_key=f"order:{channel.pk}:{state.order_id}:{state.line_ref}:{step}",
+        )
+
+    if state.applied == "none" and target in ("reserved", "shipped"):
+        state.reservation = stock_reserve(
+            sku=state.sku,
+            quantity=state.quantity,
+            order_id=state.order_id,
+            line_ref=state.line_ref,
+            channel_slug=channel.slug,
+            locations=channel_locations(channel=channel),
+            allow_oversell=True,  # the channel already sold it: record it, flag it
+            origin=origin("reserve"),
+        )
+        state.applied = "reserved"
+    elif state.applied == "none" and target == "released":
+        state.applied = "released"  # cancelled before we ever reserved: nothing to undo
+    if state.applied == "reserved" and target == "shipped":
+        reservation_ship(reservation=_fresh(state.reservation), origin=origin("ship"))
+        state.applied = "shipped"
+    elif state.applied == "reserved" and target == "released":
+        reservation_release(reservation=_fresh(state.reservation), origin=origin("release"))
+        state.applied = "released"
+    if state.applied == "shipped":
+        to_return = min(state.restock_quantity, state.quantity) - state.returned_quantity
+        if to_return > 0:
+            locations = channel_locations(channel=channel)
+            stock_return(
+                sku=state.sku,
+                quantity=to_return,
+                location=locations[0] if locations else None,
+                origin=origin(f"return-{state.returned_quantity + to_return}"),
+            )
+            state.returned_quantity += to_return
+    if state.applied == "released" and target == "shipped":
+        logger.warning(
+            "order %s line %s on %s was fulfilled after it was cancelled; left as cancelled",
+            state.order_id,
+            state.line_ref,
+            channel.slug,
+        )
+
+
+def _fresh(reservation: Reservation | None) -> Reservation:
+    assert reservation is not None, "a reserved line always has its reservation"
+    return Reservation.objects.get(pk=reservation.pk)
+
+
+def _apply_level_report(event: InboundEvent, report: LevelReported) -> str:
+    """A channel told us its own number. Older than what we saw: stale. Equal to what we
+    published: our own echo. Anything else: drift, recorded for review."""
+    channel = event.channel
+    listings = Listing.objects.select_for_update().filter(channel=channel)
+    if report.sku:
+        listing = listings.filter(sku__code_key=normalize_sku_code(report.sku)).first()
+    else:
+        listing = listings.filter(external_id=report.external_id).first()
+    if listing is None:
+        return InboundStatus.UNMAPPED
+    reported_at = report.occurred_at or event.source_timestamp or event.received_at
+    if listing.last_reported_at and reported_at and reported_at < listing.last_reported_at:
+        return InboundStatus.IGNORED_STALE
+    listing.last_reported, listing.last_reported_at = report.quantity, reported_at
+    listing.save(update_fields=["last_reported", "last_reported_at"])
+    if report.quantity in (listing.published, listing.confirmed):
+        return InboundStatus.PROCESSED
+    Drift.objects.create(
+        channel=channel,
+        listing=listing,
+        sku=listing.sku,
+        hub_quantity=listing.published,
+        channel_quantity=report.quantity,
+        source="webhook",
+        reasoning=(
+            f"{channel.name} reported {report.quantity} for {listing.sku.code} while the hub "
+            f"publishes {listing.published} (last confirmed {listing.confirmed}); "
+            "a channel-side edit the hub did not make."
+        ),
+        inbound_event=event,
+    )
+    return InboundStatus.PROCESSED

@@ -1,0 +1,95 @@
+"""POST /webhooks/<slug>/: verify, check, store, answer — in milliseconds.
+
+Nothing here touches stock: the delivery is verified and parsed (so a malformed one is
+refused now, while the sender still listens), stored in the inbox, and processed by a
+worker. Every answer is JSON; every outcome is counted in /metrics.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory_hub.errors import error_body
+from inventory_hub.metrics import WEBHOOKS
+
+from .intake import inbox_accept
+from .models import Channel
+from .webhooks.parse import parse_events
+from .webhooks.verify import WebhookRejected, verify_delivery
+
+MAX_BODY = 1024 * 1024
+
+
+def _refuse(slug: str, code: str, message: str, http_status: int) -> Response:
+    WEBHOOKS.labels(channel=slug, outcome=str(http_status)).inc()
+    return Response(error_body(code, message), status=http_status)
+
+
+class WebhookIntakeView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    def get(self, request: Request, slug: str) -> Response:
+        # eBay validates an endpoint with GET ?challenge_code=...
+        return self.post(request, slug)
+
+    def post(self, request: Request, slug: str) -> Response:
+        channel = Channel.objects.filter(slug=slug).first()
+        if channel is None:
+            return _refuse(slug, "unknown_channel", f"No channel {slug!r} here.", 404)
+        if not channel.enabled:
+            # 404, not 410: Standard Webhooks senders permanently disable an endpoint
+            # that answers 410, and a paused channel should come back without that.
+            return _refuse(slug, "channel_disabled", f"Channel {slug!r} is disabled.", 404)
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > MAX_BODY:
+            return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
+        if len(body) > MAX_BODY:
+            return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
+        try:
+            delivery = verify_delivery(
+                channel.kind,
+                body=body,
+                headers=request.headers,
+                method=request.method,
+                query=request.GET,
+                secrets=[s for s in (channel.webhook_secret, channel.previous_webhook_secret) if s],
+                settings={**channel.settings, **_secret_settings(channel)},
+                now=timezone.now(),
+            )
+            if delivery.challenge_response is not None:
+                WEBHOOKS.labels(channel=slug, outcome="challenge").inc()
+                return Response(delivery.challenge_response)
+            if delivery.ping:
+                WEBHOOKS.labels(channel=slug, outcome="ping").inc()
+                return Response({"status": "ok", "message": "ping acknowledged"})
+            parse_events(channel.kind, delivery.topic, delivery.payload)
+        except WebhookRejected as exc:
+            code = {401: "invalid_signature", 400: "malformed", 503: "unavailable"}.get(
+                exc.status_code, "rejected"
+            )
+            return _refuse(slug, code, str(exc), exc.status_code)
+        event, created = inbox_accept(channel=channel, delivery=delivery, body=body)
+        WEBHOOKS.labels(channel=slug, outcome="accepted" if created else "duplicate").inc()
+        return Response(
+            {"status": "accepted" if created else "duplicate", "event_id": event.pk},
+            status=status.HTTP_200_OK,
+        )
+
+
+def _secret_settings(channel: Channel) -> dict:
+    """Kind options that are secrets live in the encrypted credentials."""
+    credentials = channel.credentials or {}
+    keys = ("verification_token", "application_token", "endpoint_url")
+    return {key: credentials[key] for key in keys if key in credentials}
