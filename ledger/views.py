@@ -10,6 +10,7 @@ scripts and tests can tell "nothing was written" from the status alone.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -79,6 +80,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     rows = list(page.object_list)
     context = {
         "search": search,
+        "pager_query": f"{urlencode({'q': search})}&" if search else "",
         "page": page,
         "rows": rows,
         "as_of": timezone.now(),

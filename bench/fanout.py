@@ -1,0 +1,159 @@
+"""Movements per second with fan-out to 5 channels, against no channels, same run.
+
+    python3 scripts/services.py run -- uv run python -m bench.fanout [--seconds 10]
+
+Each operation is `ledger.services.stock_receive(sku=..., quantity=1,
+origin=Origin(source="api"))` on a SKU picked at random from `--skus`, on `--threads`
+threads (default 1: the per-movement cost of the fan-out itself, without lock waits or
+GIL contention; on a 2-core machine more threads mostly measure the GIL).
+
+no channels    first, before any channel exists: the service finds no listing and
+               writes no outbox row.
+with channels  then 5 `sandbox` channels are created (`channels.services.channel_create`,
+               base_url http://127.0.0.1:9, nothing listens) and a second set of SKUs, so
+               every SKU has 5 listings. Each receipt recomputes 5 published quantities,
+               upserts 5 pending outbox rows (coalesced: one pending row per listing) and,
+               on commit, publishes 5 `drain_outbox` tasks to Redis. No worker runs: the
+               tasks go to a private queue (see bench/common.py), the publish is measured
+               as production pays it.
+
+The order is fixed (no channels, then channels), because a channel cannot be taken away
+from a SKU without deleting rows by hand; the warm-up before each side evens out caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from bench import common
+
+TARGET_RATIO = 0.6
+SANDBOX_URL = "http://127.0.0.1:9"  # the discard port: a push would fail fast, none is made
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = common.base_parser(__doc__.splitlines()[0], seconds=10.0, threads=1)
+    parser.add_argument("--skus", type=int, default=20, help="SKUs per side (default 20)")
+    parser.add_argument("--channels", type=int, default=5, help="sandbox channels (default 5)")
+    return parser
+
+
+@dataclass
+class Worker:
+    rng: random.Random
+
+
+def create_skus(prefix: str, count: int) -> list[Any]:
+    from ledger.services import sku_create
+
+    return [sku_create(code=f"{prefix}-{index:03d}", title=prefix) for index in range(count)]
+
+
+def receive_side(skus: list[Any], label: str):
+    from django.db import connections
+
+    from ledger.models import Source
+    from ledger.services import Origin, stock_receive
+
+    origin = Origin(source=Source.API)
+
+    def setup(index: int) -> Worker:
+        return Worker(rng=random.Random(f"{label}-{index}"))
+
+    def step(worker: Worker) -> None:
+        stock_receive(sku=worker.rng.choice(skus), quantity=1, origin=origin)
+
+    def teardown(worker: Worker) -> None:
+        connections.close_all()  # this thread's connection only
+
+    return setup, step, teardown
+
+
+def measure(name: str, skus: list[Any], args: argparse.Namespace) -> common.Phase:
+    setup, step, teardown = receive_side(skus, name)
+    return common.run_threads(
+        name,
+        threads=args.threads,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        setup=setup,
+        step=step,
+        teardown=teardown,
+    )
+
+
+def statements_per_receipt(sku: Any) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ledger.models import Source
+    from ledger.services import Origin, stock_receive
+
+    with CaptureQueriesContext(connection) as captured:
+        stock_receive(sku=sku, quantity=1, origin=Origin(source=Source.API))
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def log_statements(label: str, statements: list[str]) -> None:
+    common.log(f"one receipt {label} = {len(statements)} SQL statements:")
+    for sql in statements:
+        common.log(f"  {sql[:220]}")
+
+
+def run(args: argparse.Namespace) -> dict:
+    from channels.models import ChannelKind, OutboxEntry, OutboxStatus
+    from channels.services import channel_create
+    from ledger.selectors import ledger_mismatches
+
+    plain_skus = create_skus("PLAIN", args.skus)
+    plain = measure("no_channels", plain_skus, args)
+    plain_statements = statements_per_receipt(plain_skus[0])
+
+    for index in range(args.channels):
+        channel_create(
+            slug=f"bench-{index}",
+            kind=ChannelKind.SANDBOX,
+            name=f"Benchmark sandbox {index}",
+            settings={"base_url": SANDBOX_URL},
+        )
+    fanout_skus = create_skus("FANOUT", args.skus)
+    fanned = measure("with_channels", fanout_skus, args)
+    fanout_statements = statements_per_receipt(fanout_skus[0])
+
+    log_statements("without channels", plain_statements)
+    log_statements(f"with {args.channels} channels", fanout_statements)
+    pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
+    mismatches = ledger_mismatches()
+    for mismatch in mismatches[:10]:
+        common.log(f"ledger mismatch: {mismatch}")
+    result_ratio = common.ratio(fanned.per_s, plain.per_s)
+    errors = plain.errors + fanned.errors
+    return {
+        "benchmark": "outbox_fanout",
+        "channels": args.channels,
+        "threads": args.threads,
+        "seconds": args.seconds,
+        "with_channels_per_s": round(fanned.per_s, 1),
+        "no_channels_per_s": round(plain.per_s, 1),
+        "ratio": result_ratio,
+        "target_ratio": TARGET_RATIO,
+        "pass": result_ratio >= TARGET_RATIO and not errors and not mismatches,
+        "pending_outbox_rows": pending,
+        "ledger_ok": not mismatches,
+        "skus": args.skus,
+        "order": f"no channels first, then channels; {args.warmup:g}s unmeasured warm-up "
+        "before each",
+        "statements_per_op": {
+            "no_channels": len(plain_statements),
+            "with_channels": len(fanout_statements),
+        },
+        "errors": errors,
+    }
+
+
+if __name__ == "__main__":
+    common.main("fanout", build_parser(), run)
