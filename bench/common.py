@@ -21,14 +21,19 @@ Exit codes: 0 a completed run (whatever the ratio, unless --strict), 1 a failed 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
+import re
 import sys
 import threading
 import time
 import traceback
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,15 +52,28 @@ def log(message: str) -> None:
 
 def base_parser(description: str, *, seconds: float, threads: int) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(
-        "--seconds", type=float, default=seconds, help="measured seconds per side (default %(default)s)"
-    )
+    parser.add_argument("--seconds", type=float, default=seconds, help="measured seconds per side")
     parser.add_argument(
         "--warmup", type=float, default=1.0, help="unmeasured seconds before each phase"
     )
     parser.add_argument("--threads", type=int, default=threads, help="worker threads per side")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when the ratio is below its target"
+    )
+    parser.add_argument(
+        "--breakdown",
+        type=int,
+        default=0,
+        metavar="OPS",
+        help="afterwards, run OPS service operations on one thread and log the time spent "
+        "per SQL statement, in commits and in broker publishes (stderr)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="afterwards, cProfile the service on one thread for SECONDS (stderr)",
     )
     return parser
 
@@ -260,10 +278,8 @@ def run_threads(
     ]
     for worker in workers:
         worker.start()
-    try:
+    with suppress(threading.BrokenBarrierError):
         barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
     for worker in workers:
         worker.join()
     phase.ops = sum(counts)
@@ -284,6 +300,92 @@ def combine(name: str, phases: list[Phase]) -> Phase:
     )
 
 
+# --- diagnostics -------------------------------------------------------------------------
+
+VERB = re.compile(r"\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|\w+)\s*\"?(\w*)", re.S)
+SELECT_FROM = re.compile(r"\bFROM\s+\"?(\w+)", re.S)
+
+
+def _statement_key(sql: str) -> str:
+    """'SELECT channels_listing', 'UPDATE ledger_stocklevel', 'SAVEPOINT', ..."""
+    match = VERB.match(sql)
+    if not match:
+        return sql[:40]
+    verb, table = match.groups()
+    if verb == "SELECT":
+        found = SELECT_FROM.search(sql)
+        table = found.group(1) if found else ""
+    elif verb not in {"INSERT INTO", "UPDATE", "DELETE FROM"}:
+        table = ""
+    key = f"{verb} {table}".strip()
+    return key + (" FOR UPDATE" if sql.rstrip().endswith("FOR UPDATE") else "")
+
+
+def diagnose(
+    args: argparse.Namespace, label: str, setup: Callable[[int], Any], step: Callable[[Any], None]
+) -> None:
+    """--breakdown / --profile: where one service operation spends its time (stderr)."""
+    if not (args.breakdown or args.profile):
+        return
+    from django.db import connection
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    import inventory_hub.queueing as queueing
+
+    worker = setup(0)
+    for _ in range(50):  # warm caches and prepared plans first
+        step(worker)
+    if args.breakdown:
+        ops = args.breakdown
+        spent: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+
+        def timed(key: str, fn: Callable) -> Callable:
+            def inner(*a: Any, **k: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    spent[key][0] += 1
+                    spent[key][1] += time.perf_counter() - started
+
+            return inner
+
+        def wrapper(execute, sql, params, many, context):
+            return timed(_statement_key(sql), execute)(sql, params, many, context)
+
+        commit, enqueue = DatabaseWrapper._commit, queueing.enqueue
+        DatabaseWrapper._commit = timed("COMMIT", commit)
+        queueing.enqueue = timed("broker publish (apply_async)", enqueue)
+        try:
+            started = time.perf_counter()
+            with connection.execute_wrapper(wrapper):
+                for _ in range(ops):
+                    step(worker)
+            total = time.perf_counter() - started
+        finally:
+            DatabaseWrapper._commit, queueing.enqueue = commit, enqueue
+        waited = sum(seconds for _, seconds in spent.values())
+        log(
+            f"breakdown of {ops} x {label} on one thread: {total / ops * 1e3:.2f} ms/op, of "
+            f"which {waited / ops * 1e3:.2f} ms in statements/commit/publish (the rest is "
+            "Python: ORM compilation, model instances, service logic)"
+        )
+        for key, (count, seconds) in sorted(spent.items(), key=lambda kv: -kv[1][1]):
+            log(f"  {key:48s} {count / ops:5.1f}/op {seconds / ops * 1e3:8.3f} ms/op")
+    if args.profile:
+        profiler = cProfile.Profile()
+        calls, deadline = 0, time.monotonic() + args.profile
+        profiler.enable()
+        while time.monotonic() < deadline:
+            step(worker)
+            calls += 1
+        profiler.disable()
+        out = io.StringIO()
+        out.write(f"cProfile of {calls} x {label} on one thread\n")
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        log(out.getvalue())
+
+
 # --- entry point -------------------------------------------------------------------------
 
 
@@ -302,10 +404,8 @@ def main(
         with throwaway_database(name), private_task_queues() as queues:
             result = run(args)
             result.setdefault("broker_messages", sum(queue_lengths(queues).values()))
-        if result.get("errors") or result.get("ledger_ok") is False:
-            code = 1
-        elif args.strict and not result.get("pass"):
-            code = 1
+        failed = bool(result.get("errors")) or result.get("ledger_ok") is False
+        code = 1 if failed or (args.strict and not result.get("pass")) else 0
     except BenchError as exc:
         log(f"error: {exc}")
         result, code = {"benchmark": name, "error": str(exc), "pass": False}, 2

@@ -24,7 +24,6 @@ from a SKU without deleting rows by hand; the warm-up before each side evens out
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +111,8 @@ def run(args: argparse.Namespace) -> dict:
     plain_skus = create_skus("PLAIN", args.skus)
     plain = measure("no_channels", plain_skus, args)
     plain_statements = statements_per_receipt(plain_skus[0])
+    setup, step, _ = receive_side(plain_skus, "diagnose")
+    common.diagnose(args, "stock_receive without channels", setup, step)
 
     for index in range(args.channels):
         channel_create(
@@ -123,6 +124,8 @@ def run(args: argparse.Namespace) -> dict:
     fanout_skus = create_skus("FANOUT", args.skus)
     fanned = measure("with_channels", fanout_skus, args)
     fanout_statements = statements_per_receipt(fanout_skus[0])
+    setup, step, _ = receive_side(fanout_skus, "diagnose")
+    common.diagnose(args, f"stock_receive with {args.channels} channels", setup, step)
 
     log_statements("without channels", plain_statements)
     log_statements(f"with {args.channels} channels", fanout_statements)

@@ -21,14 +21,10 @@ Afterwards every level must still equal the sum of its movements (`ledger_ok`).
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
-import io
 import itertools
 import json
-import pstats
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,13 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skus", type=int, default=8, help="SKUs reserved from (default 8)")
     parser.add_argument(
         "--rounds", type=int, default=2, help="alternating raw/service slices per side"
-    )
-    parser.add_argument(
-        "--profile",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="also cProfile the service on one thread for SECONDS (report on stderr)",
     )
     return parser
 
@@ -209,23 +198,6 @@ def service_queries(targets: list[Target]) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
-def profile_service(targets: list[Target], seconds: float) -> None:
-    setup, step, _ = service_side(targets, "profile")
-    worker = setup(0)
-    profiler = cProfile.Profile()
-    calls, deadline = 0, time.monotonic() + seconds
-    profiler.enable()
-    while time.monotonic() < deadline:
-        step(worker)
-        calls += 1
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-    out.write(f"cProfile of {calls} service reservations on one thread\n")
-    stats.print_stats(35)
-    common.log(out.getvalue())
-
-
 def run(args: argparse.Namespace) -> dict:
     from ledger.selectors import ledger_mismatches
 
@@ -257,8 +229,8 @@ def run(args: argparse.Namespace) -> dict:
     common.log(f"one service reservation = {len(queries)} SQL statements:")
     for sql in queries:
         common.log(f"  {sql[:220]}")
-    if args.profile:
-        profile_service(targets, args.profile)
+    setup, step, _ = service_side(targets, "diagnose")
+    common.diagnose(args, "stock_reserve", setup, step)
 
     mismatches = ledger_mismatches()
     for mismatch in mismatches[:10]:

@@ -17,10 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.crypto import masked
+from inventory_hub.errors import NotFound
 from ledger.services import location_get, sku_get
 
-from .models import AllocationMode, AllocationRule, Channel, ChannelKind, Listing
-from .selectors import channel_get, channel_list, listing_list
+from .drain import dlq_discard, dlq_retry
+from .models import AllocationMode, AllocationRule, Channel, ChannelKind, Listing, OutboxEntry
+from .selectors import channel_get, channel_list, dlq_entries, listing_list
 from .services import (
     allocation_rule_delete,
     allocation_rule_set,
@@ -291,3 +293,87 @@ class ListingExportApi(APIView):
         response = HttpResponse(listings_export_csv(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="listings.csv"'
         return response
+
+
+# --- the dead-letter queue --------------------------------------------------------------
+
+
+class DlqEntrySerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.slug")
+    sku = serializers.CharField(source="listing.sku.code")
+    error = serializers.CharField(source="last_error")
+    payload = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutboxEntry
+        fields = [
+            "id",
+            "channel",
+            "sku",
+            "quantity",
+            "payload",
+            "attempts",
+            "error",
+            "status",
+            "updated_at",
+        ]
+
+    def get_payload(self, entry) -> dict:
+        return {
+            "sku": entry.listing.sku.code,
+            "quantity": entry.quantity,
+            "target_version": entry.target_version,
+        }
+
+
+class DlqListApi(ListAPIView):
+    serializer_class = DlqEntrySerializer
+
+    def get_queryset(self):
+        return dlq_entries(channel=self.request.query_params.get("channel"))
+
+
+def _dead_entry(pk: int) -> OutboxEntry:
+    entry = dlq_entries().filter(pk=pk).first()
+    if entry is None:
+        raise NotFound(f"No dead-letter entry {pk}.", entry_id=pk)
+    return entry
+
+
+class DlqEntryActionApi(APIView):
+    action: str = "retry"
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        entry = _dead_entry(pk)
+        service = dlq_retry if self.action == "retry" else dlq_discard
+        count = service(entries=[entry], actor=request.user)
+        return Response({"action": self.action, "count": count, "ids": [pk]})
+
+
+class DlqBulkActionApi(APIView):
+    action: str = "retry"
+
+    class InputSerializer(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+        channel = serializers.SlugField(required=False)
+
+        def validate(self, attrs):
+            if not attrs.get("ids") and not attrs.get("channel"):
+                raise serializers.ValidationError({"ids": "Send ids or channel."})
+            return attrs
+
+    @extend_schema(request=InputSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entries = dlq_entries()
+        if data.validated_data.get("channel"):
+            channel_get(data.validated_data["channel"])
+            entries = entries.filter(channel__slug=data.validated_data["channel"])
+        if data.validated_data.get("ids"):
+            entries = entries.filter(pk__in=data.validated_data["ids"])
+        entries = list(entries)
+        service = dlq_retry if self.action == "retry" else dlq_discard
+        count = service(entries=entries, actor=request.user)
+        return Response({"action": self.action, "count": count, "ids": [e.pk for e in entries]})

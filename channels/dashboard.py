@@ -129,7 +129,13 @@ def channel_with_counts(*, slug: str) -> Channel | None:
 
 
 def channel_listing_rows(*, channel: Channel, drift_only: bool = False) -> QuerySet[Listing]:
-    listings = Listing.objects.filter(channel=channel).select_related("sku")
+    """The channel's listings with `drift_delta` = confirmed - published (None until the
+    channel has confirmed a number)."""
+    listings = (
+        Listing.objects.filter(channel=channel)
+        .select_related("sku")
+        .annotate(drift_delta=F("confirmed") - F("published"))
+    )
     if drift_only:
         listings = listings.filter(DRIFTING)
     return listings.order_by("sku__code_key")

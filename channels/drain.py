@@ -1,0 +1,362 @@
+"""The outbox drainer: claim, push, read back, record.
+
+1. Claim: SELECT pending due entries FOR UPDATE SKIP LOCKED (decreases first), mark
+   them in flight with a lease, commit. Two workers never push the same entry; a worker
+   killed mid-batch leaves entries whose lease expires and `outbox_sweep` frees them.
+2. Push through the channel's adapter after taking tokens from its shared bucket.
+3. Read back: an entry is confirmed only when the channel shows the target.
+4. Record, per entry, in one transaction: confirmed; back to pending with backoff and
+   jitter (at least 60 s after a 429 or timeout, Retry-After honoured); superseded when
+   a newer target is already pending; dead (the DLQ) after the last attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory_hub.metrics import PROPAGATION, PUSHES
+from inventory_hub.queueing import enqueue
+
+from . import ratelimit
+from .adapters.base import (
+    ChannelError,
+    ChannelRejected,
+    ChannelThrottled,
+    LevelPush,
+    ListingRef,
+    adapter_for,
+)
+from .models import (
+    Channel,
+    ChannelAudit,
+    ChannelAuditKind,
+    Listing,
+    ListingState,
+    OutboxEntry,
+    OutboxStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=90)
+# 8 attempts over about a day; a channel may set settings["retry_schedule_seconds"].
+DEFAULT_SCHEDULE = [30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
+THROTTLE_FLOOR = 60.0
+MAX_BATCHES_PER_RUN = 50
+
+
+@dataclass
+class Result:
+    entry: OutboxEntry
+    outcome: str  # confirmed | retry | dead
+    error: str = ""
+    wait: float | None = None
+    channel_quantity: int | None = None
+
+
+def retry_schedule(channel: Channel) -> list[float]:
+    custom = (channel.settings or {}).get("retry_schedule_seconds")
+    return [float(s) for s in custom] if custom else [float(s) for s in DEFAULT_SCHEDULE]
+
+
+def outbox_drain_channel(*, channel_id: int) -> int:
+    """Push what the channel is owed, batch by batch. Returns entries handled."""
+    channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
+    if channel is None:
+        return 0
+    handled = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        wait = ratelimit.take(
+            channel.slug, rate=channel.rate_limit_per_second, burst=channel.rate_limit_burst
+        )
+        if wait:
+            # No token: leave the rows pending; beat's sweep comes back for them.
+            break
+        entries = _claim(channel)
+        if not entries:
+            break
+        _record(channel, _push(channel, entries))
+        handled += len(entries)
+    return handled
+
+
+def _claim(channel: Channel) -> list[OutboxEntry]:
+    now = timezone.now()
+    with transaction.atomic():
+        entries = list(
+            OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(channel=channel, status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+            .select_related("listing__sku")
+            .order_by("priority", "next_attempt_at", "id")[: channel.batch_size]
+        )
+        for entry in entries:
+            entry.status = OutboxStatus.IN_FLIGHT
+            entry.claimed_until = now + LEASE
+            entry.attempts += 1
+        OutboxEntry.objects.bulk_update(entries, ["status", "claimed_until", "attempts"])
+    return entries
+
+
+def _ref(listing: Listing) -> ListingRef:
+    return ListingRef(
+        sku=listing.sku.code,
+        external_id=listing.external_id,
+        external_parent_id=listing.external_parent_id,
+        external_location_id=listing.external_location_id,
+    )
+
+
+def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
+    pushes = [
+        LevelPush(
+            ref=_ref(entry.listing),
+            quantity=entry.quantity,
+            expected=entry.listing.confirmed if channel.compare_and_set else None,
+            key=f"hub-{channel.slug}-{entry.pk}-{entry.target_version}",
+        )
+        for entry in entries
+    ]
+    try:
+        with adapter_for(
+            channel.kind,
+            base_url=(channel.settings or {}).get("base_url", ""),
+            credentials=channel.credentials or {},
+            settings=channel.settings or {},
+            timeout=float((channel.settings or {}).get("timeout_seconds", 10)),
+        ) as adapter:
+            outcomes = adapter.push_levels(pushes)
+            accepted = [
+                (entry, push)
+                for entry, push, outcome in zip(entries, pushes, outcomes, strict=True)
+                if outcome.status == "accepted"
+            ]
+            shown = adapter.read_levels([push.ref for _, push in accepted]) if accepted else {}
+    except ChannelThrottled as exc:
+        wait = max(exc.retry_after or 0, THROTTLE_FLOOR)
+        return [Result(entry, "retry", f"throttled: {exc}", wait) for entry in entries]
+    except ChannelRejected as exc:
+        return [Result(entry, "dead", f"rejected: {exc}") for entry in entries]
+    except ChannelError as exc:
+        return [Result(entry, "retry", f"unavailable: {exc}", THROTTLE_FLOOR) for entry in entries]
+
+    results = []
+    for entry, push, outcome in zip(entries, pushes, outcomes, strict=True):
+        if outcome.status == "accepted":
+            quantity = shown.get(push.ref.sku)
+            if quantity == entry.quantity:
+                results.append(Result(entry, "confirmed", channel_quantity=quantity))
+            else:
+                results.append(
+                    Result(
+                        entry,
+                        "retry",
+                        f"the channel acknowledged {entry.quantity} but shows {quantity}",
+                        channel_quantity=quantity,
+                    )
+                )
+        elif outcome.status == "stale":
+            # Compare-and-set refused: the channel sold meanwhile. Remember what it shows
+            # and try again shortly; its sale webhook brings the hub's number down.
+            results.append(
+                Result(entry, "retry", f"stale: {outcome.error}", 5.0, outcome.channel_quantity)
+            )
+        elif outcome.status == "retry":
+            wait = max(outcome.retry_after or 0, THROTTLE_FLOOR) if outcome.retry_after else None
+            results.append(Result(entry, "retry", outcome.error, wait))
+        else:
+            results.append(Result(entry, "dead", outcome.error))
+    return results
+
+
+def _backoff(attempt: int, schedule: list[float]) -> float:
+    base = schedule[min(attempt - 1, len(schedule) - 1)]
+    return base * random.uniform(0.8, 1.2)
+
+
+def _record(channel: Channel, results: list[Result]) -> None:
+    now = timezone.now()
+    schedule = retry_schedule(channel)
+    with transaction.atomic():
+        listing_ids = sorted(result.entry.listing_id for result in results)
+        listings = Listing.objects.select_for_update().in_bulk(listing_ids)
+        newer = set(
+            OutboxEntry.objects.filter(
+                listing_id__in=listing_ids, status=OutboxStatus.PENDING
+            ).values_list("listing_id", flat=True)
+        )
+        audits = []
+        for result in results:
+            entry, listing = result.entry, listings[result.entry.listing_id]
+            entry.claimed_until = None
+            entry.last_error = result.error[:2000]
+            if result.channel_quantity is not None and result.outcome != "confirmed":
+                listing.confirmed = result.channel_quantity
+            if result.outcome == "confirmed":
+                entry.status, entry.confirmed_at = OutboxStatus.CONFIRMED, now
+                if entry.target_version >= listing.confirmed_version:
+                    listing.confirmed = entry.quantity
+                    listing.confirmed_version = entry.target_version
+                    listing.confirmed_at = now
+                    if listing.pk not in newer:
+                        listing.state = ListingState.IN_SYNC
+                PROPAGATION.labels(channel=channel.slug).observe(
+                    (now - entry.enqueued_at).total_seconds()
+                )
+                message = f"confirmed {entry.quantity}"
+            elif listing.pk in newer:
+                entry.status = OutboxStatus.SUPERSEDED
+                message = f"superseded while pushing {entry.quantity}: {result.error}"
+            elif result.outcome == "dead" or entry.attempts >= len(schedule):
+                entry.status = OutboxStatus.DEAD
+                listing.state = ListingState.DEAD
+                message = f"dead after {entry.attempts} attempt(s): {result.error}"
+            else:
+                entry.status = OutboxStatus.PENDING
+                wait = max(result.wait or 0, _backoff(entry.attempts, schedule))
+                entry.next_attempt_at = now + timedelta(seconds=wait)
+                listing.state = ListingState.ERROR
+                message = f"retry in {wait:.0f}s: {result.error}"
+            PUSHES.labels(channel=channel.slug, outcome=entry.status).inc()
+            audits.append(
+                ChannelAudit(
+                    kind={
+                        OutboxStatus.CONFIRMED: ChannelAuditKind.CONFIRM,
+                        OutboxStatus.DEAD: ChannelAuditKind.DEAD,
+                    }.get(entry.status, ChannelAuditKind.FAIL),
+                    channel=channel,
+                    sku_id=listing.sku_id,
+                    outbox_entry=entry,
+                    message=message,
+                    data={"quantity": entry.quantity, "attempt": entry.attempts},
+                )
+            )
+        OutboxEntry.objects.bulk_update(
+            [r.entry for r in results],
+            ["status", "claimed_until", "last_error", "next_attempt_at", "confirmed_at"],
+        )
+        Listing.objects.bulk_update(
+            list(listings.values()),
+            ["confirmed", "confirmed_version", "confirmed_at", "state"],
+        )
+        ChannelAudit.objects.bulk_create(audits)
+
+
+def outbox_sweep(*, now=None) -> int:
+    """Free expired claims (a worker died mid-batch) and enqueue channels with due work."""
+    from .tasks import drain_outbox
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = list(
+            OutboxEntry.objects.select_for_update(skip_locked=True).filter(
+                status=OutboxStatus.IN_FLIGHT, claimed_until__lt=now
+            )
+        )
+        pending_listings = set(
+            OutboxEntry.objects.filter(
+                listing_id__in=[e.listing_id for e in expired], status=OutboxStatus.PENDING
+            ).values_list("listing_id", flat=True)
+        )
+        for entry in expired:
+            entry.status = (
+                OutboxStatus.SUPERSEDED
+                if entry.listing_id in pending_listings
+                else OutboxStatus.PENDING
+            )
+            entry.claimed_until = None
+            entry.next_attempt_at = now
+            entry.last_error = "claim expired: the worker stopped before recording a result"
+        OutboxEntry.objects.bulk_update(
+            expired, ["status", "claimed_until", "next_attempt_at", "last_error"]
+        )
+    channel_ids = set(
+        OutboxEntry.objects.filter(
+            Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now), channel__enabled=True
+        ).values_list("channel_id", flat=True)
+    )
+    for channel_id in sorted(channel_ids):
+        enqueue(drain_outbox, channel_id)
+    return len(channel_ids)
+
+
+# --- the dead-letter queue --------------------------------------------------------------
+
+
+def dlq_retry(*, entries: list[OutboxEntry], actor=None) -> int:
+    """Give dead entries another round: back to pending now, attempts reset. An entry
+    whose listing already has a newer pending target is superseded instead."""
+    from .tasks import drain_outbox
+
+    now = timezone.now()
+    done = 0
+    with transaction.atomic():
+        dead = list(
+            OutboxEntry.objects.select_for_update()
+            .filter(pk__in=[e.pk for e in entries], status=OutboxStatus.DEAD)
+            .select_related("listing", "channel")
+        )
+        pending = set(
+            OutboxEntry.objects.filter(
+                listing_id__in=[e.listing_id for e in dead], status=OutboxStatus.PENDING
+            ).values_list("listing_id", flat=True)
+        )
+        for entry in dead:
+            if entry.listing_id in pending:
+                entry.status = OutboxStatus.SUPERSEDED
+            else:
+                entry.status, entry.attempts, entry.next_attempt_at = OutboxStatus.PENDING, 0, now
+                # The newest target, not the one that died: stock moved since.
+                entry.quantity = entry.listing.published
+                entry.target_version = entry.listing.target_version
+                pending.add(entry.listing_id)
+                Listing.objects.filter(pk=entry.listing_id).update(state=ListingState.PENDING)
+            entry.save(
+                update_fields=[
+                    "status",
+                    "attempts",
+                    "next_attempt_at",
+                    "quantity",
+                    "target_version",
+                ]
+            )
+            ChannelAudit.objects.create(
+                kind=ChannelAuditKind.RETRY,
+                channel=entry.channel,
+                sku_id=entry.listing.sku_id,
+                outbox_entry=entry,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                message=f"retried from the DLQ ({entry.status})",
+            )
+            done += 1
+        for channel_id in sorted({e.channel_id for e in dead}):
+            transaction.on_commit(lambda c=channel_id: enqueue(drain_outbox, c))
+    return done
+
+
+def dlq_discard(*, entries: list[OutboxEntry], actor=None) -> int:
+    """A person decided this push is not wanted: keep the row, mark it discarded."""
+    with transaction.atomic():
+        dead = list(
+            OutboxEntry.objects.select_for_update()
+            .filter(pk__in=[e.pk for e in entries], status=OutboxStatus.DEAD)
+            .select_related("listing", "channel")
+        )
+        for entry in dead:
+            entry.status = OutboxStatus.DISCARDED
+            entry.save(update_fields=["status"])
+            ChannelAudit.objects.create(
+                kind=ChannelAuditKind.DISCARD,
+                channel=entry.channel,
+                sku_id=entry.listing.sku_id,
+                outbox_entry=entry,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                message="discarded from the DLQ",
+            )
+    return len(dead)

@@ -66,9 +66,9 @@ def _audit(
 
 
 def _initial_state(channel: Channel) -> str:
-    if channel.kind in KINDS_ADDRESSED_BY_SKU:
-        return ListingState.PENDING
-    return ListingState.UNMAPPED
+    # Adapters look a channel's own ids up by SKU on the first push (and report SKUs the
+    # channel does not list), so a listing is pushable from the start.
+    return ListingState.PENDING
 
 
 # --- channels ---------------------------------------------------------------------------

@@ -26,3 +26,10 @@ def sweep_inbox() -> int:
     from .intake import inbox_sweep
 
     return inbox_sweep()
+
+
+@shared_task(name="channels.tasks.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    from .drain import outbox_sweep
+
+    return outbox_sweep()

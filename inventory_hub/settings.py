@@ -157,7 +157,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-inbox": {"task": "channels.tasks.sweep_inbox", "schedule": 30.0},
+    "sweep-outbox": {"task": "channels.tasks.sweep_outbox", "schedule": 5.0},
+}
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

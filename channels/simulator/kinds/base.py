@@ -54,6 +54,8 @@ class Route:
     # Rate-limit bucket; None: not metered by the server (aux routes, or the handler
     # meters itself, like Shopify's cost-based GraphQL limit).
     bucket: str | None = "api"
+    # False for endpoints that carry their own credentials (LWA token) or none (SQS).
+    authenticated: bool = True
 
     def operation_for(self, request: Request) -> OperationClass:
         return self.operation(request) if callable(self.operation) else self.operation
@@ -111,6 +113,8 @@ class KindApi(ABC):
     kind: ClassVar[str]
     routes: ClassVar[tuple[Route, ...]] = ()
     default_limits: ClassVar[dict[str, Limit]] = {"api": Limit(rate=10.0, burst=20.0)}
+    # Event types the channel has a notification for (others: send a raw event).
+    supported_events: ClassVar[frozenset[str]] = EVENT_TYPES
 
     def route(self, method: str, segments: list[str]) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:

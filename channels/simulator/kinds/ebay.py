@@ -46,11 +46,17 @@ MARKETPLACE = "EBAY_US"
 
 
 def _error(error_id: int, message: str, category: str = "REQUEST") -> dict[str, Any]:
-    return {"errorId": error_id, "domain": "API_INVENTORY", "category": category, "message": message}
+    return {
+        "errorId": error_id,
+        "domain": "API_INVENTORY",
+        "category": category,
+        "message": message,
+    }
 
 
 class EbayApi(KindApi):
     kind = "ebay"
+    supported_events = frozenset({"order.created"})
 
     def __init__(self) -> None:
         self.routes = (

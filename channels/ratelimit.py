@@ -1,0 +1,59 @@
+"""A token bucket per channel shared by every worker (Redis, one atomic Lua script).
+
+Without Redis (the embedded default) the bucket lives in the process: the embedded
+default runs one worker, so that is the whole fleet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cache
+
+from django.conf import settings
+
+_LUA = """
+local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
+local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or ARGV[3])
+local rate, burst, now, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+if tokens >= want then
+  tokens = tokens - want
+  redis.call('HSET', KEYS[1], 't', tokens, 's', now)
+  redis.call('EXPIRE', KEYS[1], 3600)
+  return '0'
+end
+redis.call('HSET', KEYS[1], 't', tokens, 's', now)
+redis.call('EXPIRE', KEYS[1], 3600)
+return tostring((want - tokens) / rate)
+"""
+
+
+@cache
+def _redis():
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return client, client.register_script(_LUA)
+
+
+_local: dict[str, tuple[float, float]] = {}
+_local_lock = threading.Lock()
+
+
+def take(channel_slug: str, *, rate: float, burst: int, tokens: int = 1) -> float:
+    """Take `tokens` from the channel's bucket. Returns 0 when granted, otherwise the
+    seconds to wait before asking again (nothing is taken)."""
+    now = time.time()
+    if settings.REDIS_URL:
+        _client, script = _redis()
+        wait = float(script(keys=[f"ratelimit:{channel_slug}"], args=[rate, burst, now, tokens]))
+        return wait
+    with _local_lock:
+        level, stamp = _local.get(channel_slug, (float(burst), now))
+        level = min(burst, level + max(0.0, now - stamp) * rate)
+        if level >= tokens:
+            _local[channel_slug] = (level - tokens, now)
+            return 0.0
+        _local[channel_slug] = (level, now)
+        return (tokens - level) / rate
