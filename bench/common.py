@@ -2,9 +2,10 @@
 runner and the single JSON line on stdout.
 
 A benchmark module defines `build_parser()` and `run(args) -> dict` and ends with
-`common.main("name", build_parser(), run)`. `main` guarantees:
+`common.main("benchmark_name", build_parser(), run)`. `main` guarantees:
 
-* Django is set up against PostgreSQL (anything else is a clear error, exit 2);
+* Django is set up against PostgreSQL (anything else is a clear error, exit 2), and
+  against Redis as the Celery broker when the benchmark says `needs_redis`;
 * the benchmark runs in a database of its own, created with Django's test-database
   machinery (`bench_<name>_<pid>`, migrated from scratch) and dropped at the end, so the
   database named in DATABASE_URL is never read or written;
@@ -390,7 +391,11 @@ def diagnose(
 
 
 def main(
-    name: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], dict]
+    name: str,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], dict],
+    *,
+    needs_redis: bool = False,
 ) -> None:
     args = parser.parse_args()
     # One JSON object on the real stdout; anything else that writes to fd 1 (a print, a
@@ -400,8 +405,15 @@ def main(
     os.dup2(2, 1)
     code = 0
     try:
+        if needs_redis and not os.environ.get("REDIS_URL", "").startswith("redis"):
+            # Without it Celery would publish to the file-system broker under ./var, where
+            # a development worker could pick the benchmark's tasks up.
+            raise BenchError(
+                "REDIS_URL must point at Redis: this benchmark measures the publish to the "
+                "broker. Run it through `make bench` or scripts/services.py."
+            )
         setup_django()
-        with throwaway_database(name), private_task_queues() as queues:
+        with throwaway_database(name.split("_")[0]), private_task_queues() as queues:
             result = run(args)
             result.setdefault("broker_messages", sum(queue_lengths(queues).values()))
         failed = bool(result.get("errors")) or result.get("ledger_ok") is False

@@ -159,4 +159,4 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    common.main("fanout", build_parser(), run)
+    common.main("outbox_fanout", build_parser(), run, needs_redis=True)

@@ -257,4 +257,4 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    common.main("ledger", build_parser(), run)
+    common.main("ledger_reservations", build_parser(), run)

@@ -21,6 +21,7 @@ the foreground (``manage.py simulate_channels``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -251,10 +252,8 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class ChannelSimulator:
