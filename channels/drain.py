@@ -119,7 +119,9 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             ref=_ref(entry.listing),
             quantity=entry.quantity,
             expected=entry.listing.confirmed if channel.compare_and_set else None,
-            key=f"hub-{channel.slug}-{entry.pk}-{entry.target_version}",
+            # A new key per attempt: an idempotent receiver that acknowledged but did not
+            # apply a write would otherwise replay that acknowledgement forever.
+            key=f"hub-{channel.slug}-{entry.pk}-{entry.target_version}-{entry.attempts}",
         )
         for entry in entries
     ]
@@ -127,7 +129,9 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
         with adapter_for(
             channel.kind,
             base_url=(channel.settings or {}).get("base_url", ""),
-            credentials=channel.credentials or {},
+            # The signing secret of a storefront push is the channel's webhook secret
+            # unless its credentials name a separate one.
+            credentials={"webhook_secret": channel.webhook_secret, **(channel.credentials or {})},
             settings=channel.settings or {},
             timeout=float((channel.settings or {}).get("timeout_seconds", 10)),
         ) as adapter:

@@ -89,9 +89,7 @@ class SimulatorClient:
         self, store: str, lines: Sequence[Mapping[str, Any]], **options: Any
     ) -> dict[str, Any]:
         """Sell one order; ``options``: duplicates, shuffle, allow_oversell, order_id."""
-        return self._call(
-            "POST", f"stores/{store}/orders", json={"lines": list(lines), **options}
-        )
+        return self._call("POST", f"stores/{store}/orders", json={"lines": list(lines), **options})
 
     def place_orders(
         self, store: str, orders: Sequence[Mapping[str, Any]], **options: Any

@@ -9,7 +9,11 @@ All bodies are JSON. Errors answer ``{"error": code, "message": text}``.
      "rate_limit": {"rate", "burst"} | {"<bucket>": {"rate", "burst"}} | false,
      "credentials": {...},          # optional: insist on exactly these credentials
      "variations": {"SKU": "PARENT-SKU"},                      # woocommerce
+     "location_id",                                            # shopify
      "seller_id", "marketplace_id", "product_type"}            # amazon
+
+  ``location_id`` and ``seller_id`` pin the id the store insists on; left out, the store
+  accepts whatever the hub is configured with.
 
   Answers 201 with the store's description: ``base_url``, the (possibly generated)
   ``webhook_secret``, ``listings`` (the channel ids per SKU) and ``channel`` (the
@@ -158,10 +162,10 @@ class Control:
                 return self.create_store(request)
             case ["stores"] if method == "GET":
                 return json_response(
-                    200, [self.describe(s, request) for s in self.state.all_stores()]
+                    200, [self.describe(s, request.root_url) for s in self.state.all_stores()]
                 )
             case ["stores", name] if method == "GET":
-                return json_response(200, self.describe(self._store(name), request))
+                return json_response(200, self.describe(self._store(name), request.root_url))
             case ["stores", name] if method == "DELETE":
                 if not self.state.remove_store(name):
                     raise _not_found(f"no store {name!r}")
@@ -207,7 +211,13 @@ class Control:
     # -- stores ---------------------------------------------------------------------------
 
     def create_store(self, request: Request) -> Response:
-        data = request.json()
+        store = self.build_store(request.json())
+        self.state.put_store(store)
+        return json_response(201, self.describe(store, request.root_url))
+
+    @staticmethod
+    def build_store(data: Any) -> Store:
+        """A store from the control API's JSON; HttpError(400) when it is not valid."""
         if not isinstance(data, dict):
             raise bad_request("body must be an object")
         api = KINDS.get(str(data.get("kind")))
@@ -226,20 +236,20 @@ class Control:
             raise bad_request(f"webhook_secret: {exc}") from exc
         credentials = data.get("credentials") or {}
         variations = data.get("variations") or {}
-        for name_, mapping in (("credentials", credentials), ("variations", variations)):
+        for field_name, mapping in (("credentials", credentials), ("variations", variations)):
             if not isinstance(mapping, dict) or not all(
                 isinstance(v, str) for v in mapping.values()
             ):
-                raise bad_request(f"{name_} must be an object of strings")
+                raise bad_request(f"{field_name} must be an object of strings")
         levels = _levels(data.get("levels") or {})
         if set(variations.values()) & set(levels):
             raise bad_request("a parent product of variations cannot have stock of its own")
         extra = {
             key: str(data[key])
-            for key in ("seller_id", "marketplace_id", "product_type")
+            for key in ("location_id", "seller_id", "marketplace_id", "product_type")
             if data.get(key)
         }
-        store = Store(
+        return Store(
             kind=api.kind,
             name=name,
             webhook_url=webhook_url,
@@ -250,12 +260,11 @@ class Control:
             levels=levels,
             **extra,
         )
-        self.state.put_store(store)
-        return json_response(201, self.describe(store, request))
 
-    def describe(self, store: Store, request: Request) -> dict[str, Any]:
+    @staticmethod
+    def describe(store: Store, root_url: str) -> dict[str, Any]:
         api = KINDS[store.kind]
-        base_url = f"{request.root_url}/{store.kind}/{store.name}"
+        base_url = f"{root_url}/{store.kind}/{store.name}"
         with store.lock:
             levels = store.listing_levels()
             listings = {sku: {"sku": sku, **api.listing(store, sku)} for sku in store.levels}

@@ -140,7 +140,11 @@ class Store:
     limits: dict[str, Limit]
     # SKU -> the parent SKU it is a variation of (WooCommerce variable products).
     variations: dict[str, str] = field(default_factory=dict)
-    seller_id: str = "A1SIMSELLER"
+    # Shopify location / Amazon seller id. Given at creation, the store insists on it
+    # (a wrong one is an error, as on the real channel); left out, the store answers to
+    # whatever the hub is configured with and uses a generated value in its webhooks.
+    location_id: str = ""
+    seller_id: str = ""
     marketplace_id: str = "ATVPDKIKX0DER"
     product_type: str = "PRODUCT"
     levels: dict[str, int] = field(default_factory=dict)
@@ -159,7 +163,10 @@ class Store:
         self.queue = SqsQueue(f"{self.name}-notifications")
         self._order_sequence = 1000
         self._signing_key: Any = None
-        self.location_id = stable_id(self.name, "location")
+        self.pinned_location = bool(self.location_id)
+        self.location_id = self.location_id or str(stable_id(self.name, "location"))
+        self.pinned_seller = bool(self.seller_id)
+        self.seller_id = self.seller_id or "A1SIMSELLER"
         self.webhook_id = stable_id(self.name, "webhook")
         self._skus_by_id: dict[tuple[str, int], str] = {}
         for sku in [*self.levels, *self.parents]:
@@ -183,6 +190,12 @@ class Store:
     def _register(self, sku: str) -> None:
         for namespace in ID_NAMESPACES:
             self._skus_by_id[(namespace, self.id_for(namespace, sku))] = sku
+
+    def accepts_location(self, value: Any) -> bool:
+        return not self.pinned_location or str(value).rsplit("/", 1)[-1] == self.location_id
+
+    def accepts_seller(self, value: str) -> bool:
+        return not self.pinned_seller or value == self.seller_id
 
     @property
     def parents(self) -> set[str]:

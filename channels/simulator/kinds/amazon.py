@@ -142,7 +142,7 @@ class AmazonApi(KindApi):
     # -- Listings Items -------------------------------------------------------------------
 
     def _check_call(self, store: Store, request: Request, call: Call) -> Response | None:
-        if call.params["seller"] != store.seller_id:
+        if not store.accepts_seller(call.params["seller"]):
             return self.error(403, "Access to requested resource is denied.")
         if not request.param("marketplaceIds"):
             return self.error(400, "Missing required 'marketplaceIds'.")

@@ -138,14 +138,14 @@ class ShopifyApi(KindApi):
         return {
             "external_id": str(store.id_for("item", sku)),
             "external_parent_id": "",
-            "external_location_id": str(store.location_id),
+            "external_location_id": store.location_id,
         }
 
     def channel_config(self, store: Store, base_url: str) -> dict[str, Any]:
         return {
             "settings": {
                 "base_url": base_url,
-                "location_id": str(store.location_id),
+                "location_id": store.location_id,
                 "api_version": API_VERSION,
                 "shop_domain": f"{store.name}.myshopify.com",
             },
@@ -283,7 +283,7 @@ class ShopifyApi(KindApi):
                     }
                 )
                 continue
-            if str(entry.get("locationId", "")).rsplit("/", 1)[-1] != str(store.location_id):
+            if not store.accepts_location(entry.get("locationId", "")):
                 errors.append(
                     {
                         "code": "INVALID_LOCATION",
@@ -342,7 +342,7 @@ class ShopifyApi(KindApi):
 
     def _item_node(self, store: Store, sku: str, location: Any) -> dict[str, Any]:
         level = None
-        if str(location).rsplit("/", 1)[-1] == str(store.location_id):
+        if location and store.accepts_location(location):
             level = {"quantities": _quantities(store.levels[sku])}
         return {
             "id": gid("InventoryItem", store.id_for("item", sku)),
@@ -454,7 +454,7 @@ class ShopifyApi(KindApi):
                     "line_item_id": stable_id(store.name, "line", order.order_id, line.sku),
                     "quantity": line.quantity,
                     "restock_type": "return" if event.restock else "no_restock",
-                    "location_id": store.location_id if event.restock else None,
+                    "location_id": _number(store.location_id) if event.restock else None,
                     "line_item": self._line_item(store, order.order_id, line.sku, line.quantity),
                 }
                 for line in event.lines
@@ -468,7 +468,7 @@ class ShopifyApi(KindApi):
             topic = "inventory_levels/update"
             payload: dict[str, Any] = {
                 "inventory_item_id": item_id,
-                "location_id": store.location_id,
+                "location_id": _number(store.location_id),
                 "available": event.quantity,
                 "updated_at": _iso(event.occurred_at),
                 "admin_graphql_api_id": (
@@ -511,6 +511,11 @@ class ShopifyApi(KindApi):
             order_id=order_id,
             render=lambda attempt: (body, headers),
         )
+
+
+def _number(value: str) -> int | str:
+    """REST payloads carry numeric ids as numbers."""
+    return int(value) if value.isdigit() else value
 
 
 def _iso(moment: Any) -> str:

@@ -1,0 +1,109 @@
+"""The drainer against the channel simulator over real HTTP: confirm by read-back,
+catch dropped writes, back off, dead-letter, and converge after a DLQ retry."""
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from channels.drain import dlq_retry, outbox_drain_channel, outbox_sweep
+from channels.models import Listing, OutboxEntry, OutboxStatus
+from channels.services import channel_create
+from channels.simulator.server import ChannelSimulator
+from channels.webhooks.signing import make_standard_secret
+from ledger.services import sku_create, stock_receive
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def simulator():
+    sim = ChannelSimulator(port=0).start()
+    yield sim
+    sim.stop()
+
+
+def sandbox_channel(simulator, slug="sandbox", **settings):
+    secret = make_standard_secret()
+    httpx.post(
+        f"{simulator.url}/_control/stores",
+        json={
+            "kind": "sandbox",
+            "store": slug,
+            "webhook_url": "http://127.0.0.1:9/",
+            "webhook_secret": secret,
+            "levels": {},
+        },
+    ).raise_for_status()
+    return channel_create(
+        slug=slug,
+        kind="sandbox",
+        name="Sandbox",
+        webhook_secret=secret,
+        settings={"base_url": f"{simulator.url}/sandbox/{slug}", "timeout_seconds": 2, **settings},
+    )
+
+
+def levels(simulator, slug):
+    return httpx.get(f"{simulator.url}/_control/stores/{slug}/levels").json()
+
+
+def due_now():
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
+
+
+def test_pushes_are_confirmed_by_read_back(simulator):
+    channel = sandbox_channel(simulator)
+    for code, quantity in (("A", 5), ("B", 9)):
+        stock_receive(sku=sku_create(code=code), quantity=quantity)
+    assert outbox_drain_channel(channel_id=channel.pk) == 2
+    assert levels(simulator, "sandbox") == {"A": 5, "B": 9}
+    states = dict(Listing.objects.values_list("sku__code", "state"))
+    assert states == {"A": "in_sync", "B": "in_sync"}
+    assert set(Listing.objects.values_list("confirmed", flat=True)) == {5, 9}
+
+
+def test_a_dropped_write_is_caught_and_retried(simulator):
+    channel = sandbox_channel(simulator)
+    stock_receive(sku=sku_create(code="A"), quantity=5)
+    httpx.post(f"{simulator.url}/_control/faults", json={"store": "sandbox", "drop_writes": True})
+    outbox_drain_channel(channel_id=channel.pk)
+    entry = OutboxEntry.objects.get()
+    assert entry.status == OutboxStatus.PENDING and "shows" in entry.last_error
+    assert Listing.objects.get().state == "error"
+    httpx.delete(f"{simulator.url}/_control/faults")
+    due_now()
+    outbox_drain_channel(channel_id=channel.pk)
+    assert levels(simulator, "sandbox") == {"A": 5}
+    assert Listing.objects.get().state == "in_sync"
+
+
+def test_an_outage_longer_than_the_schedule_dead_letters_then_a_retry_converges(simulator):
+    channel = sandbox_channel(simulator, retry_schedule_seconds=[1, 1, 1])
+    sku = sku_create(code="A")
+    stock_receive(sku=sku, quantity=5)
+    httpx.post(f"{simulator.url}/_control/faults", json={"store": "sandbox", "outage": True})
+    for _ in range(3):
+        due_now()
+        outbox_drain_channel(channel_id=channel.pk)
+    entry = OutboxEntry.objects.get()
+    assert (entry.status, entry.attempts) == (OutboxStatus.DEAD, 3)
+    assert Listing.objects.get().state == "dead"
+    stock_receive(sku=sku, quantity=2)  # stock moves while the channel is down
+    httpx.delete(f"{simulator.url}/_control/faults")
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).delete()  # only the DLQ remains
+    assert dlq_retry(entries=[entry]) == 1
+    outbox_drain_channel(channel_id=channel.pk)
+    assert levels(simulator, "sandbox") == {"A": 7}  # the newest target, not the dead one
+    assert Listing.objects.get().state == "in_sync"
+
+
+def test_an_expired_claim_is_freed_for_another_worker(simulator):
+    channel = sandbox_channel(simulator)
+    stock_receive(sku=sku_create(code="A"), quantity=3)
+    OutboxEntry.objects.update(
+        status=OutboxStatus.IN_FLIGHT, claimed_until=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    assert outbox_sweep() == 1
+    assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
+    outbox_drain_channel(channel_id=channel.pk)
+    assert levels(simulator, "sandbox") == {"A": 3}

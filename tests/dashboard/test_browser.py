@@ -1,0 +1,188 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright's sync API
+against pytest-django's live server (transactional database).
+
+A merchant logs in through the form, narrows the SKU table by typing in the search box,
+and records a receipt through the htmx form: the available number changes without a
+full page load. Screenshots of the overview and a SKU page land in /tmp for a look.
+"""
+
+import os
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
+# and by pytest-django's teardown are still synchronous and safe here.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+import importlib  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+import pytest  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from channels.models import Listing, ListingState  # noqa: E402
+from channels.services import channel_create  # noqa: E402
+from ledger.services import (  # noqa: E402
+    location_default,
+    sku_create,
+    sku_get,
+    stock_receive,
+    stock_reserve,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = {
+    "overview": "/tmp/dashboard-overview.png",
+    "sku": "/tmp/dashboard-sku.png",
+    "overview-phone": "/tmp/dashboard-overview-phone.png",
+    "sku-phone": "/tmp/dashboard-sku-phone.png",
+}
+PASSWORD = "correct horse battery"  # tests.factories.UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is missing: install Debian's chromium package "
+        "(apt-get install -y chromium); Playwright cannot download browsers here",
+    ),
+]
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+APPEND_ONLY = importlib.import_module(
+    "ledger.migrations.0002_default_location_and_append_only_movements"
+)
+
+
+@pytest.fixture
+def flushable_ledger(transactional_db) -> Iterator[None]:
+    """A transactional test ends with a flush. PostgreSQL flushes with TRUNCATE, which
+    the append-only trigger does not see; SQLite flushes with DELETE, which the trigger
+    refuses. On SQLite, empty the movements with the trigger lifted, then put it back."""
+    yield
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for statement in APPEND_ONLY.SQLITE_DOWN:
+            cursor.execute(statement)
+        cursor.execute("DELETE FROM ledger_movement")
+        for statement in APPEND_ONLY.SQLITE_UP:
+            cursor.execute(statement)
+
+
+@pytest.fixture
+def shop(flushable_ledger, monkeypatch) -> None:
+    """Two channels and a few SKUs with stock, an open order and confirmed listings."""
+    # Nothing drains an outbox here: keep the on-commit pushes out of any broker.
+    monkeypatch.setattr("inventory_hub.queueing.enqueue", lambda *args, **kwargs: None)
+    location_default()
+    web = channel_create(slug="web-shop", kind="sandbox", name="Web shop")
+    channel_create(
+        slug="market",
+        kind="sandbox",
+        name="Marketplace",
+        allocation={"mode": "share", "share_percent": Decimal(50), "buffer_units": 1},
+    )
+    catalogue = [
+        ("TEE-RED-M", "Tee, red, M", 12),
+        ("TEE-BLUE-L", "Tee, blue, L", 4),
+        ("MUG-WHITE", "Mug, white", 30),
+        ("CAP-BLACK", "Cap, black", 0),
+        ("SOCKS-3PK", "Socks, 3-pack", 18),
+    ]
+    for code, title, quantity in catalogue:
+        sku = sku_create(code=code, title=title)
+        if quantity:
+            stock_receive(sku=sku, quantity=quantity)
+    stock_reserve(sku=sku_get("TEE-RED-M"), quantity=2, order_id="WEB-1001")
+    # Stands in for the drainer reading the web shop's numbers back after a push.
+    for listing in Listing.objects.filter(channel=web):
+        Listing.objects.filter(pk=listing.pk).update(
+            confirmed=listing.published, confirmed_at=timezone.now(), state=ListingState.IN_SYNC
+        )
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_search_and_record_a_receipt_without_a_reload(live_server, user, shop, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log_in(page, live_server.url, user.username)
+
+    rows = page.locator("#sku-rows tbody tr")
+    expect(rows).to_have_count(5)
+    expect(page.locator(".health")).to_contain_text("Outbox backlog")
+    page.screenshot(path=SCREENSHOTS["overview"], full_page=True)
+
+    # Search as you type: only the rows partial is swapped, the URL follows.
+    page.evaluate("window.__sameDocument = true")
+    page.locator("#search").press_sequentially("tee", delay=40)
+    expect(rows).to_have_count(2)
+    expect(page.locator("#sku-rows")).not_to_contain_text("MUG-WHITE")
+    assert "q=tee" in page.url
+    assert page.evaluate("window.__sameDocument") is True
+
+    page.click("#sku-rows >> text=TEE-RED-M")
+    page.wait_for_url(f"{live_server.url}/skus/TEE-RED-M/")
+    available = page.locator('[data-total="available"]')
+    expect(available).to_have_text("10")  # 12 on hand, 2 committed
+
+    # Record a receipt through the htmx form; the page is not reloaded.
+    page.evaluate("window.__sameDocument = true")
+    page.select_option("#mv-kind", "receipt")
+    page.fill("#mv-quantity", "5")
+    page.click("#movement-form button[type=submit]")
+    expect(available).to_have_text("15")
+    expect(page.locator("#notice")).to_contain_text("Received 5 units at Main warehouse.")
+    expect(page.locator("#history tbody tr").first).to_contain_text("Receipt")
+    expect(page.locator("#history tbody tr").first).to_contain_text(user.username)
+    assert page.evaluate("window.__sameDocument") is True
+
+    # Bad input is explained inline and changes nothing.
+    page.fill("#mv-quantity", "0")
+    page.click("#movement-form button[type=submit]")
+    expect(page.locator("#movement-form .form-errors")).to_contain_text("Nothing was recorded.")
+    expect(page.locator("#movement-form")).to_contain_text("Zero units would change nothing")
+    expect(available).to_have_text("15")
+    assert page.evaluate("window.__sameDocument") is True
+    page.screenshot(path=SCREENSHOTS["sku"], full_page=True)
+
+    # The same pages at a phone's width, for a look.
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.context.add_cookies(page.context.cookies())
+    phone.goto(f"{live_server.url}/")
+    expect(phone.locator("#sku-rows tbody tr")).to_have_count(5)
+    phone.screenshot(path=SCREENSHOTS["overview-phone"], full_page=True)
+    phone.goto(f"{live_server.url}/skus/TEE-RED-M/")
+    expect(phone.locator('[data-total="available"]')).to_have_text("15")
+    phone.screenshot(path=SCREENSHOTS["sku-phone"], full_page=True)
