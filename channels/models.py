@@ -363,7 +363,8 @@ class Drift(models.Model):
         ordering = ["-detected_at"]
 
     def __str__(self) -> str:
-        return f"{self.sku_id} on {self.channel_id}: hub {self.hub_quantity} vs {self.channel_quantity}"
+        hub, seen = self.hub_quantity, self.channel_quantity
+        return f"{self.sku_id} on {self.channel_id}: hub {hub} vs channel {seen}"
 
     @property
     def delta(self) -> int:

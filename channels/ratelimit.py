@@ -15,7 +15,8 @@ from django.conf import settings
 _LUA = """
 local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
 local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or ARGV[3])
-local rate, burst, now, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, want = tonumber(ARGV[3]), tonumber(ARGV[4])
 tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
 if tokens >= want then
   tokens = tokens - want
