@@ -7,18 +7,22 @@ origin=Origin(source="api"))` on a SKU picked at random from `--skus`, on `--thr
 threads (default 1: the per-movement cost of the fan-out itself, without lock waits or
 GIL contention; on a 2-core machine more threads mostly measure the GIL).
 
-no channels    first, before any channel exists: the service finds no listing and
-               writes no outbox row.
-with channels  then 5 `sandbox` channels are created (`channels.services.channel_create`,
-               base_url http://127.0.0.1:9, nothing listens) and a second set of SKUs, so
-               every SKU has 5 listings. Each receipt recomputes 5 published quantities,
-               upserts 5 pending outbox rows (coalesced: one pending row per listing) and,
-               on commit, publishes 5 `drain_outbox` tasks to Redis. No worker runs: the
-               tasks go to a private queue (see bench/common.py), the publish is measured
-               as production pays it.
+with channels  5 `sandbox` channels are created first (`channels.services.channel_create`,
+               base_url http://127.0.0.1:9, nothing listens), then `--skus` SKUs through
+               `ledger.services.sku_create`, so each is listed on all 5. Each receipt
+               recomputes 5 published quantities, upserts 5 pending outbox rows
+               (coalesced: one pending row per listing) and, on commit, publishes 5
+               `drain_outbox` tasks to Redis. No worker runs: the tasks go to a private
+               queue (see bench/common.py); the publish is measured as production pays it.
+no channels    `--skus` other SKUs saved as bare model rows, on no channel (no listing).
+               For the service this is exactly a hub without channels: it looks the
+               SKU's listings up, finds none and writes no outbox row (the same 8
+               statements as in a database with no channel at all; the JSON reports
+               both statement counts).
 
-The order is fixed (no channels, then channels), because a channel cannot be taken away
-from a SKU without deleting rows by hand; the warm-up before each side evens out caches.
+The two sides alternate in slices (no channels, channels, no channels, channels:
+`--rounds`), each after its own warm-up, so load from elsewhere on the machine and table
+growth hit both alike.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser(__doc__.splitlines()[0], seconds=10.0, threads=1)
     parser.add_argument("--skus", type=int, default=20, help="SKUs per side (default 20)")
     parser.add_argument("--channels", type=int, default=5, help="sandbox channels (default 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternating slices per side (default 2)"
+    )
     return parser
 
 
@@ -46,10 +53,26 @@ class Worker:
     rng: random.Random
 
 
-def create_skus(prefix: str, count: int) -> list[Any]:
+def create_listed_skus(prefix: str, count: int) -> list[Any]:
+    """SKUs as the hub creates them: listed on every channel."""
     from ledger.services import sku_create
 
     return [sku_create(code=f"{prefix}-{index:03d}", title=prefix) for index in range(count)]
+
+
+def create_unlisted_skus(prefix: str, count: int) -> list[Any]:
+    """SKUs on no channel: saved as bare rows, so `listings_match_sku` never lists them."""
+    from channels.models import Listing
+    from ledger.models import Sku
+
+    skus = []
+    for index in range(count):
+        sku = Sku(code=f"{prefix}-{index:03d}", title=prefix)
+        sku.save()
+        skus.append(sku)
+    if Listing.objects.filter(sku__in=skus).exists():
+        raise common.BenchError("the no-channel SKUs were listed on a channel")
+    return skus
 
 
 def receive_side(skus: list[Any], label: str):
@@ -72,12 +95,12 @@ def receive_side(skus: list[Any], label: str):
     return setup, step, teardown
 
 
-def measure(name: str, skus: list[Any], args: argparse.Namespace) -> common.Phase:
+def measure(name: str, skus: list[Any], args: argparse.Namespace, seconds: float):
     setup, step, teardown = receive_side(skus, name)
     return common.run_threads(
         name,
         threads=args.threads,
-        seconds=args.seconds,
+        seconds=seconds,
         warmup=args.warmup,
         setup=setup,
         step=step,
@@ -108,12 +131,6 @@ def run(args: argparse.Namespace) -> dict:
     from channels.services import channel_create
     from ledger.selectors import ledger_mismatches
 
-    plain_skus = create_skus("PLAIN", args.skus)
-    plain = measure("no_channels", plain_skus, args)
-    plain_statements = statements_per_receipt(plain_skus[0])
-    setup, step, _ = receive_side(plain_skus, "diagnose")
-    common.diagnose(args, "stock_receive without channels", setup, step)
-
     for index in range(args.channels):
         channel_create(
             slug=f"bench-{index}",
@@ -121,15 +138,31 @@ def run(args: argparse.Namespace) -> dict:
             name=f"Benchmark sandbox {index}",
             settings={"base_url": SANDBOX_URL},
         )
-    fanout_skus = create_skus("FANOUT", args.skus)
-    fanned = measure("with_channels", fanout_skus, args)
-    fanout_statements = statements_per_receipt(fanout_skus[0])
-    setup, step, _ = receive_side(fanout_skus, "diagnose")
-    common.diagnose(args, f"stock_receive with {args.channels} channels", setup, step)
+    fanout_skus = create_listed_skus("FANOUT", args.skus)
+    plain_skus = create_unlisted_skus("PLAIN", args.skus)
 
+    rounds = max(1, args.rounds)
+    slice_seconds = args.seconds / rounds
+    plain_phases, fanout_phases = [], []
+    for round_no in range(rounds):
+        tag = f"round {round_no + 1}/{rounds}"
+        plain_phases.append(measure(f"no_channels {tag}", plain_skus, args, slice_seconds))
+        fanout_phases.append(measure(f"with_channels {tag}", fanout_skus, args, slice_seconds))
+    plain = common.combine("no_channels", plain_phases)
+    fanned = common.combine("with_channels", fanout_phases)
+    pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
+
+    plain_statements = statements_per_receipt(plain_skus[0])
+    fanout_statements = statements_per_receipt(fanout_skus[0])
     log_statements("without channels", plain_statements)
     log_statements(f"with {args.channels} channels", fanout_statements)
-    pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
+    for label, skus in (
+        ("stock_receive without channels", plain_skus),
+        (f"stock_receive with {args.channels} channels", fanout_skus),
+    ):
+        setup, step, _ = receive_side(skus, "diagnose")
+        common.diagnose(args, label, setup, step)
+
     mismatches = ledger_mismatches()
     for mismatch in mismatches[:10]:
         common.log(f"ledger mismatch: {mismatch}")
@@ -148,8 +181,9 @@ def run(args: argparse.Namespace) -> dict:
         "pending_outbox_rows": pending,
         "ledger_ok": not mismatches,
         "skus": args.skus,
-        "order": f"no channels first, then channels; {args.warmup:g}s unmeasured warm-up "
-        "before each",
+        "order": f"alternating, no channels first: {rounds} x (no channels "
+        f"{slice_seconds:g}s, channels {slice_seconds:g}s), {args.warmup:g}s unmeasured "
+        "warm-up before each",
         "statements_per_op": {
             "no_channels": len(plain_statements),
             "with_channels": len(fanout_statements),

@@ -24,7 +24,7 @@ from django.utils import timezone
 from inventory_hub.metrics import PROPAGATION, PUSHES
 from inventory_hub.queueing import enqueue
 
-from . import ratelimit
+from . import breaker, ratelimit
 from .adapters.base import (
     ChannelError,
     ChannelRejected,
@@ -73,6 +73,10 @@ def outbox_drain_channel(*, channel_id: int) -> int:
         return 0
     handled = 0
     for _ in range(MAX_BATCHES_PER_RUN):
+        if not breaker.allows(channel.slug):
+            # Open circuit: leave the rows pending (no attempt is spent); the sweep
+            # comes back after the cool-down for the half-open trial.
+            break
         wait = ratelimit.take(
             channel.slug, rate=channel.rate_limit_per_second, burst=channel.rate_limit_burst
         )
@@ -82,7 +86,10 @@ def outbox_drain_channel(*, channel_id: int) -> int:
         entries = _claim(channel)
         if not entries:
             break
-        _record(channel, _push(channel, entries))
+        results = _push(channel, entries)
+        failed = all(r.outcome != "confirmed" for r in results)
+        breaker.record(channel.slug, ok=not failed)
+        _record(channel, results)
         handled += len(entries)
     return handled
 

@@ -62,6 +62,13 @@ def wants_partial(request: HttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
+def in_words(exc: DomainError) -> str:
+    """The service's message, plus its reason when it gives one (a count below what open
+    orders committed is refused with the same "only N available" as an adjustment)."""
+    reason = exc.detail.get("reason")
+    return f"{exc.message.rstrip('.')}: {reason}." if reason else exc.message
+
+
 def _sku_or_404(code: str) -> Sku:
     try:
         return sku_get(code)
@@ -147,9 +154,7 @@ class MovementForm(forms.Form):
     def _location(self, code: str) -> Location:
         location = self._by_code.get(code)
         if location is None:
-            raise ValidationError(
-                f"There is no location called {code!r}. Pick one from the list."
-            )
+            raise ValidationError(f"There is no location called {code!r}. Pick one from the list.")
         return location
 
     def clean_location(self) -> Location:
@@ -304,7 +309,7 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
         try:
             done = _record_movement(sku=sku, data=form.cleaned_data, request=request)
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, in_words(exc))
         else:
             if not request.htmx:
                 messages.success(request, done)
@@ -334,11 +339,9 @@ def reservation_close(request: HttpRequest, pk: int, action: str) -> HttpRespons
     status, error = 200, False
     try:
         service(reservation=reservation, origin=origin)
-        notice = (
-            f"{verb} {_units(reservation.quantity)} reserved for order {reservation.order_id}."
-        )
+        notice = f"{verb} {_units(reservation.quantity)} reserved for order {reservation.order_id}."
     except DomainError as exc:
-        status, error, notice = NOT_ACCEPTED, True, exc.message
+        status, error, notice = NOT_ACCEPTED, True, in_words(exc)
     if not request.htmx:
         (messages.error if error else messages.success)(request, notice)
         return redirect("dashboard:sku", code=reservation.sku.code)
@@ -370,7 +373,7 @@ def sku_new(request: HttpRequest) -> HttpResponse:
             sku = sku_create(**form.cleaned_data)
         except DomainError as exc:
             field = exc.detail.get("field")
-            form.add_error(field if field in form.fields else None, exc.message)
+            form.add_error(field if field in form.fields else None, in_words(exc))
         else:
             messages.success(
                 request,

@@ -18,6 +18,7 @@ import glob
 import json
 import os
 import pwd
+import random
 import re
 import shlex
 import shutil
@@ -109,9 +110,20 @@ def ensure_binaries(
 
 
 def free_port() -> int:
+    """A free port below the ephemeral range (32768+ on Linux): then the many client
+    sockets a test run opens cannot take it before the server binds it."""
+    for port in random.sample(range(20000, 32000), 50):
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_clash(logfile: Path) -> bool:
+    """Did the server fail because another process took its port meanwhile?"""
+    return "already in use" in tail(logfile, 5)
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -171,16 +183,21 @@ def start_postgres(pg_bin: Path, tmp: Path, state: dict) -> None:
         except KeyError:
             raise ServiceError("running as root but there is no `postgres` system user") from None
         os.chown(pg_dir, user.pw_uid, user.pw_gid)
-    data, logfile, port = pg_dir / "data", pg_dir / "server.log", free_port()
-    state.update(pg_bin=str(pg_bin), pg_data=str(data), pg_port=port)
+    data, logfile = pg_dir / "data", pg_dir / "server.log"
+    state.update(pg_bin=str(pg_bin), pg_data=str(data))
 
     def run(cmd: list[str], what: str) -> None:
         proc = None
         try:
             with deferred_signals():
-                proc = subprocess.Popen(as_pg_user(cmd), cwd=pg_dir, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)  # fmt: skip
+                proc = subprocess.Popen(
+                    as_pg_user(cmd),
+                    cwd=pg_dir,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,
+                )
             out = proc.communicate()[0].strip()
         except BaseException:  # interrupted: stop the whole group (runuser forks initdb etc.)
             if proc is not None:
@@ -194,12 +211,22 @@ def start_postgres(pg_bin: Path, tmp: Path, state: dict) -> None:
     locale = ["--locale=C.UTF-8"] if Path("/usr/lib/locale/C.utf8").exists() else []
     flags = ["-A", "trust", "-U", "postgres", "--encoding", "UTF8", "--no-sync"]
     run([str(pg_bin / "initdb"), "-D", str(data), *flags, *locale], "initdb")
-    settings = {**PG_SETTINGS, "port": str(port), "unix_socket_directories": f"'{pg_dir}'"}
+    settings = {**PG_SETTINGS, "unix_socket_directories": f"'{pg_dir}'"}
     with open(data / "postgresql.conf", "a") as conf:
         conf.write("\n# services.py (throwaway test cluster)\n")
         conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
     pg_ctl = [str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-w", "-t", "30"]
-    run([*pg_ctl, "start"], "pg_ctl start")
+    for attempt in range(3):
+        port = state["pg_port"] = free_port()
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {port}\n")  # the last setting wins
+        try:
+            run([*pg_ctl, "start"], "pg_ctl start")
+            break
+        except ServiceError:
+            if attempt == 2 or not port_clash(logfile):
+                raise
+            log(f"postgres: port {port} was taken, retrying")
     deadline = time.monotonic() + 30
     while not pg_ready(pg_bin, port):
         if time.monotonic() > deadline:
@@ -249,23 +276,29 @@ def redis_cmd(port: int, *args: str) -> bytes:
 
 
 def start_redis(redis: Path, tmp: Path, state: dict) -> None:
-    port, logfile = free_port(), tmp / "redis.log"
-    flags = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
-    cmd = [str(redis), "--port", str(port), *flags]
-    with open(logfile, "ab") as out, deferred_signals():  # own session: no terminal Ctrl-C
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
-        )
-        state.update(redis=str(redis), redis_port=port, redis_pid=proc.pid)
-    deadline = time.monotonic() + 15
-    while True:
-        with contextlib.suppress(OSError):
-            if redis_cmd(port, "PING").startswith(b"+PONG"):
-                break
-        if proc.poll() is not None or time.monotonic() > deadline:
+    logfile = tmp / "redis.log"
+    for attempt in range(3):
+        port = free_port()
+        flags = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
+        with open(logfile, "ab") as out, deferred_signals():  # own session: no terminal Ctrl-C
+            proc = subprocess.Popen(
+                [str(redis), "--port", str(port), *flags],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+            state.update(redis=str(redis), redis_port=port, redis_pid=proc.pid)
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if redis_cmd(port, "PING").startswith(b"+PONG"):
+                    log(f"redis ready on 127.0.0.1:{port} (pid {proc.pid})")
+                    return
+            time.sleep(0.1)
+        if attempt == 2 or proc.poll() is None or not port_clash(logfile):
             raise ServiceError(f"redis-server did not start:\n{tail(logfile)}")
-        time.sleep(0.1)
-    log(f"redis ready on 127.0.0.1:{port} (pid {proc.pid})")
+        log(f"redis: port {port} was taken, retrying")
 
 
 def stop_redis(state: dict) -> None:
@@ -333,13 +366,15 @@ def cleanup(state: dict) -> None:
         stop_postgres(state)
     if "redis_pid" in state:
         stop_redis(state)
-    for _ in range(10) if "dir" in state else ():  # an interrupted initdb may still be writing
-        shutil.rmtree(state["dir"], ignore_errors=True)
-        if not Path(state["dir"]).exists():
+    tmp = state.get("dir")
+    if not tmp:
+        return
+    for _ in range(10):  # retry: an interrupted initdb may still be writing into it
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.path.exists(tmp):
             return
         time.sleep(0.3)
-    if "dir" in state:
-        log(f"WARNING: could not remove {state['dir']}")
+    log(f"WARNING: could not remove {tmp}")
 
 
 def in_tty_foreground() -> bool:
@@ -423,7 +458,9 @@ def on_sigterm(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     for name in ("run", "start"):
         p = sub.add_parser(name)

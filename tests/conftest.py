@@ -27,6 +27,25 @@ def plain_http(settings):
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def fresh_flow_control():
+    """Rate-limit buckets and circuit breakers are shared state (Redis or the process);
+    every test starts with full buckets and closed circuits."""
+    yield
+    from django.conf import settings
+
+    from channels import breaker, ratelimit
+
+    breaker._memory.calls.clear()
+    breaker._memory.opened.clear()
+    ratelimit._local.clear()
+    if settings.REDIS_URL:
+        client = ratelimit._redis()[0]
+        keys = [*client.scan_iter("breaker:*"), *client.scan_iter("ratelimit:*")]
+        if keys:
+            client.delete(*keys)
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

@@ -2,8 +2,8 @@
 
 * Push: ``inventorySetQuantities`` with ``name: "available"``, ``reason: "correction"``,
   one ``changeFromQuantity`` per entry (compare-and-set: the last quantity the channel
-  confirmed; ``null`` opts out) and an ``@idempotent`` key derived from the entries' own
-  keys, so retrying the same batch can never apply it twice. Up to 250 entries per call.
+  confirmed; ``null`` opts out) and an ``@idempotent`` key derived from the entries' keys
+  and values, so resending the same batch can never apply it twice. Up to 250 entries.
 * A ``CHANGE_FROM_QUANTITY_STALE`` user error means the shop sold (or someone edited) since
   the hub's last read: that entry's outcome is ``stale`` and the shop's stock is left
   alone. When Shopify refuses the whole mutation because of such errors, the other entries
@@ -42,7 +42,7 @@ from channels.adapters.base import (
 
 API_VERSION = "2026-01"
 STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
-# Namespace for idempotency keys: uuid5(namespace, sorted entry keys).
+# Namespace of the idempotency keys (uuid5 of the batch's entries).
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c2e-5a7b-4c8d-9e0f-1a2b3c4d5e6f")
 # SKUs per inventoryItems search: keeps the search string short.
 FIND_CHUNK = 50
@@ -88,9 +88,16 @@ query FindItems($query: String!, $first: Int!) {
 """
 
 
-def idempotency_key_for(keys: Sequence[str]) -> str:
-    """The @idempotent key for a batch: a retry of the same entry versions reuses it."""
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "\n".join(sorted(keys))))
+def idempotency_key_for(batch: Sequence[LevelPush]) -> str:
+    """The @idempotent key of one inventorySetQuantities call.
+
+    Shopify treats a request with a known key as a duplicate and returns the first answer,
+    so the key names exactly this request: the entries' own keys *and* what is asked of
+    each (quantity, changeFromQuantity). Resending the same batch after a timeout reuses
+    it; a push with a refreshed ``expected`` after a stale answer is a new request.
+    """
+    material = sorted(f"{p.key}|{p.quantity}|{p.expected}" for p in batch)
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "\n".join(material)))
 
 
 def to_gid(kind: str, value: str) -> str:
@@ -221,7 +228,7 @@ class ShopifyAdapter(ChannelAdapter):
         return [outcomes[i] for i in range(len(pushes))]
 
     def _set_quantities(self, batch: Sequence[LevelPush]) -> dict[str, Any]:
-        key = idempotency_key_for([p.key for p in batch])
+        key = idempotency_key_for(batch)
         variables = {
             "input": {
                 "name": "available",

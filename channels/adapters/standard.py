@@ -41,9 +41,11 @@ PUSH_EVENT_TYPE = "inventory.level.updated"
 READ_CHUNK = 100
 
 
-def message_id_for(keys: Sequence[str]) -> str:
-    """The webhook-id of a push: stable for the same entry versions, never containing '.'."""
-    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+def message_id_for(pushes: Sequence[LevelPush]) -> str:
+    """The webhook-id of a push: the same for a resend of the same entries and
+    quantities (so the storefront can drop the duplicate), never containing '.'."""
+    material = sorted(f"{push.key}|{push.quantity}" for push in pushes)
+    digest = hashlib.sha256("\n".join(material).encode()).hexdigest()
     return f"msg_{digest[:32]}"
 
 
@@ -81,7 +83,7 @@ class StandardAdapter(ChannelAdapter):
             "data": {"levels": [{"sku": p.ref.sku, "quantity": p.quantity} for p in pushes]},
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = self._signed_headers(body, message_id_for([p.key for p in pushes]))
+        headers = self._signed_headers(body, message_id_for(pushes))
         self._send("POST", self.push_url, content=body, headers=headers)
         return [PushOutcome(ref=p.ref, status="accepted") for p in pushes]
 

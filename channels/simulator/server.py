@@ -298,7 +298,8 @@ class ChannelSimulator:
     def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            # How soon stop() is noticed; tests start and stop a simulator per test.
+            kwargs={"poll_interval": 0.02},
             name="channel-simulator",
             daemon=True,
         )

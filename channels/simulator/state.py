@@ -256,9 +256,19 @@ class SimulatorState:
         self.random = random.Random(seed)
         self.stopping = threading.Event()
         self._wake = threading.Event()
-        self.webhook_client = httpx.Client(
-            timeout=httpx.Timeout(webhook_timeout, connect=min(webhook_timeout, 5.0))
-        )
+        self._webhook_timeout = webhook_timeout
+        self._webhook_client: httpx.Client | None = None
+
+    @property
+    def webhook_client(self) -> httpx.Client:
+        """The client that delivers webhooks to the hub (created on first use)."""
+        with self.lock:
+            if self._webhook_client is None:
+                timeout = self._webhook_timeout
+                self._webhook_client = httpx.Client(
+                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))
+                )
+            return self._webhook_client
 
     # -- stores ---------------------------------------------------------------------------
 
@@ -330,4 +340,7 @@ class SimulatorState:
         self.wake()
         for store in self.all_stores():
             store.queue.close()
-        self.webhook_client.close()
+        with self.lock:
+            client, self._webhook_client = self._webhook_client, None
+        if client is not None:
+            client.close()

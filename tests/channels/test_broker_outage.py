@@ -196,7 +196,10 @@ def start_worker(redis_url: str, log: Path) -> subprocess.Popen:
         "REDIS_URL": redis_url,
         "SECURE_SSL_REDIRECT": "0",
         "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DJANGO_SETTINGS_MODULE": "inventory_hub.settings",
+        # The settings module this run uses (pytest-django exports it).
+        "DJANGO_SETTINGS_MODULE": os.environ.get(
+            "DJANGO_SETTINGS_MODULE", "inventory_hub.settings"
+        ),
         # Same keys as this process, whatever the environment or ./var holds.
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,

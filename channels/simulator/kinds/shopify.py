@@ -9,7 +9,8 @@ operations the adapter sends by their root field and reads their inputs from the
   all or nothing. ``changeFromQuantity`` (when not null) must equal the current quantity,
   else the user error ``CHANGE_FROM_QUANTITY_STALE`` and nothing is applied. At most 250
   quantities (``MAX_INPUT_SIZE_EXCEEDED``). A repeated idempotency key returns the first
-  answer without applying again. ``inventoryAdjustmentGroup`` is null when nothing changed.
+  answer without applying again (a write dropped by the ``drop_writes`` fault is
+  forgotten, key included). ``inventoryAdjustmentGroup`` is null when nothing changed.
 * ``nodes(ids: $ids)`` on InventoryItem with ``inventoryLevel(locationId: $locationId)``.
 * ``inventoryItems(first: $first, query: "sku:\\"A\\" OR sku:\\"B\\"")``.
 
@@ -249,7 +250,9 @@ class ShopifyApi(KindApi):
                 return store.seen[("shopify-idempotency", key)]
             result = self._apply_quantities(store, payload, quantities, call)
             answer = {"data": {"inventorySetQuantities": result}}
-            if key:
+            # A dropped write is lost entirely, its idempotency key included: otherwise the
+            # hub's retry would be answered from the cache and never applied.
+            if key and not call.drop_writes:
                 store.seen[("shopify-idempotency", key)] = answer
         return answer
 

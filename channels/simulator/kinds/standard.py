@@ -102,10 +102,11 @@ def _push(store: Store, request: Request, call: Call) -> Response:
     with store.lock:
         if message_id in store.seen:
             return json_response(200, {"received": len(parsed), "duplicate": True})
-        store.seen[message_id] = True
         if call.drop_writes:
+            # Lost entirely, message id included, so the hub's retry gets applied.
             store.stats.writes_dropped += 1
         else:
+            store.seen[message_id] = True
             for sku, quantity in parsed:
                 store.set_level(sku, quantity)
     return json_response(200, {"received": len(parsed)})

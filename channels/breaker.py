@@ -1,0 +1,131 @@
+"""A circuit breaker per channel, shared by every worker.
+
+Opens when at least 70% of at least 10 push calls in the last 5 minutes failed; stays
+open 30 s; then lets one trial call through (half-open): success closes it and forgets
+the window, failure opens it again. While open, the drainer leaves entries pending, so a
+failing channel costs no attempts and never delays the other channels.
+
+State lives in Redis when REDIS_URL is set, otherwise in the process (the embedded
+default runs a single worker).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+WINDOW_SECONDS = 300
+MIN_CALLS = 10
+FAILURE_RATIO = 0.7
+OPEN_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    state: str  # closed | open | half_open
+    calls: int
+    failures: int
+    retry_in: float = 0.0
+
+
+class _Memory:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: dict[str, list[tuple[float, bool]]] = {}
+        self.opened: dict[str, float] = {}
+
+
+_memory = _Memory()
+
+
+def _redis():
+    from .ratelimit import _redis as client
+
+    return client()[0]
+
+
+def _window(slug: str, now: float) -> tuple[int, int]:
+    if settings.REDIS_URL:
+        key = f"breaker:{slug}:calls"
+        redis = _redis()
+        redis.zremrangebyscore(key, 0, now - WINDOW_SECONDS)
+        members = redis.zrangebyscore(key, now - WINDOW_SECONDS, "+inf")
+        failures = sum(1 for m in members if m.endswith(b":fail"))
+        return len(members), failures
+    with _memory.lock:
+        recent = [c for c in _memory.calls.get(slug, []) if c[0] > now - WINDOW_SECONDS]
+        _memory.calls[slug] = recent
+        return len(recent), sum(1 for _, ok in recent if not ok)
+
+
+def _opened_at(slug: str) -> float | None:
+    if settings.REDIS_URL:
+        value = _redis().get(f"breaker:{slug}:opened")
+        return float(value) if value else None
+    return _memory.opened.get(slug)
+
+
+def state(slug: str) -> BreakerState:
+    now = time.time()
+    calls, failures = _window(slug, now)
+    opened = _opened_at(slug)
+    if opened is None:
+        return BreakerState("closed", calls, failures)
+    if now - opened < OPEN_SECONDS:
+        return BreakerState("open", calls, failures, OPEN_SECONDS - (now - opened))
+    return BreakerState("half_open", calls, failures)
+
+
+def allows(slug: str) -> bool:
+    """May a push call be made now? Closed and half-open (the trial) say yes."""
+    return state(slug).state != "open"
+
+
+def record(slug: str, *, ok: bool) -> BreakerState:
+    """Record one push call's outcome and open or close the breaker accordingly."""
+    now = time.time()
+    before = state(slug)
+    if settings.REDIS_URL:
+        redis = _redis()
+        key = f"breaker:{slug}:calls"
+        redis.zadd(key, {f"{now:.6f}:{threading.get_ident()}:{'ok' if ok else 'fail'}": now})
+        redis.expire(key, WINDOW_SECONDS + 60)
+    else:
+        with _memory.lock:
+            _memory.calls.setdefault(slug, []).append((now, ok))
+    if before.state == "half_open":
+        if ok:
+            _close(slug)
+            return BreakerState("closed", 0, 0)
+        _open(slug, now)
+        return BreakerState("open", before.calls + 1, before.failures + 1, OPEN_SECONDS)
+    calls, failures = _window(slug, now)
+    if before.state == "closed" and calls >= MIN_CALLS and failures / calls >= FAILURE_RATIO:
+        _open(slug, now)
+        return BreakerState("open", calls, failures, OPEN_SECONDS)
+    return BreakerState(before.state, calls, failures, before.retry_in)
+
+
+def _open(slug: str, now: float) -> None:
+    if settings.REDIS_URL:
+        _redis().set(f"breaker:{slug}:opened", now, ex=WINDOW_SECONDS)
+    else:
+        with _memory.lock:
+            _memory.opened[slug] = now
+
+
+def _close(slug: str) -> None:
+    if settings.REDIS_URL:
+        _redis().delete(f"breaker:{slug}:opened", f"breaker:{slug}:calls")
+    else:
+        with _memory.lock:
+            _memory.opened.pop(slug, None)
+            _memory.calls.pop(slug, None)
+
+
+def reset(slug: str) -> None:
+    """Forget everything (a person fixed the channel; tests)."""
+    _close(slug)
