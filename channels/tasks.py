@@ -33,3 +33,10 @@ def sweep_outbox() -> int:
     from .drain import outbox_sweep
 
     return outbox_sweep()
+
+
+@shared_task(name="channels.tasks.poll_amazon_notifications", ignore_result=True)
+def poll_amazon_notifications() -> int:
+    from .amazon_poll import amazon_poll_all
+
+    return amazon_poll_all()

@@ -328,6 +328,7 @@ class Control:
                 if order_id in store.orders:
                     return _error(409, "duplicate_order", f"order {order_id!r} exists")
                 order = self._new_order(store, order_id, number, lines)
+                store.orders[order_id] = order
                 for line in order.lines:
                     store.adjust(line.sku, -line.quantity)
                 events.append(

@@ -276,8 +276,12 @@ class WooCommerceApi(KindApi):
 
     # -- webhooks -------------------------------------------------------------------------
 
-    def _order(self, store: Store, order: Order, status: str, event: Event) -> dict[str, Any]:
+    def _order(
+        self, store: Store, order: Order, status: str, event: Event, root_url: str
+    ) -> dict[str, Any]:
         created, modified = _woo_date(order.created_at), _woo_date(event.occurred_at)
+        site = f"{root_url}/woocommerce/{store.name}"
+        order_key = f"wc_order_{hashlib.sha256(order.order_id.encode()).hexdigest()[:13]}"
         line_items = []
         for line in order.lines:
             parent = store.variations.get(line.sku)
@@ -308,7 +312,7 @@ class WooCommerceApi(KindApi):
             "id": int(order.order_id),
             "parent_id": 0,
             "number": order.order_id,
-            "order_key": f"wc_order_{hashlib.sha256(order.order_id.encode()).hexdigest()[:13]}",
+            "order_key": order_key,
             "created_via": "checkout",
             "status": status,
             "currency": "USD",
@@ -319,6 +323,13 @@ class WooCommerceApi(KindApi):
             "total": f"{sum(10 * line.quantity for line in order.lines):.2f}",
             "line_items": line_items,
             "refunds": refunds,
+            "payment_url": (
+                f"{site}/checkout/order-pay/{order.order_id}/?pay_for_order=true&key={order_key}"
+            ),
+            "_links": {
+                "self": [{"href": f"{site}/wp-json/wc/v3/orders/{order.order_id}"}],
+                "collection": [{"href": f"{site}/wp-json/wc/v3/orders"}],
+            },
         }
 
     def deliveries(self, store: Store, event: Event, root_url: str) -> list[Delivery]:
@@ -334,7 +345,7 @@ class WooCommerceApi(KindApi):
             "order.fulfilled": ("order.updated", "completed"),
             "order.refunded": ("order.updated", "refunded"),
         }[event.type]
-        payload = self._order(store, order, status, event)
+        payload = self._order(store, order, status, event, root_url)
         return [self._delivery(store, topic, payload, order.order_id, root_url)]
 
     def raw_delivery(self, store: Store, topic: str, payload: Any, root_url: str) -> Delivery:

@@ -89,7 +89,9 @@ def test_woocommerce_order_created_is_signed_with_the_webhook_secret(control, re
 @pytest.mark.parametrize("kind", ["standard", "sandbox"])
 def test_storefront_orders_verify_with_the_reference_library(kind, control, receiver):
     secret = make_standard_secret()
-    control.create_store(kind, "front", levels=LEVELS, webhook_url=receiver.url, webhook_secret=secret)
+    control.create_store(
+        kind, "front", levels=LEVELS, webhook_url=receiver.url, webhook_secret=secret
+    )
 
     answer = control.place_order("front", TWO_LINES)
 
@@ -115,12 +117,12 @@ def test_ebay_sends_one_order_confirmation_per_line_signed_with_its_public_key(c
         signature = json.loads(base64.b64decode(delivery.headers["x-ebay-signature"]))
         assert (signature["alg"], signature["digest"]) == ("ecdsa", "SHA1")
         key = ebay_public_key(store, signature["kid"])
-        key.verify(
-            base64.b64decode(signature["signature"]), delivery.body, ec.ECDSA(hashes.SHA1())
-        )
+        key.verify(base64.b64decode(signature["signature"]), delivery.body, ec.ECDSA(hashes.SHA1()))
         message = json.loads(delivery.body)
         assert message["metadata"]["topic"] == "ORDER_CONFIRMATION"
-        lines.append((message["notification"]["data"]["sku"], message["notification"]["data"]["quantity"]))
+        lines.append(
+            (message["notification"]["data"]["sku"], message["notification"]["data"]["quantity"])
+        )
     assert sorted(lines) == [("MUG", 1), ("TEE-S", 2)]
 
 
@@ -155,7 +157,10 @@ def test_amazon_order_changes_are_long_polled_from_the_sqs_queue(control):
     [message] = received[0]["Messages"]
     notification = json.loads(message["Body"])
     assert notification["NotificationType"] == "ORDER_CHANGE"
-    assert notification["NotificationMetadata"]["NotificationId"] == answer["deliveries"][0]["event_id"]
+    assert (
+        notification["NotificationMetadata"]["NotificationId"]
+        == answer["deliveries"][0]["event_id"]
+    )
     change = notification["Payload"]["OrderChangeNotification"]
     assert change["AmazonOrderId"] == answer["orders"][0]["order_id"]
     assert change["Summary"]["OrderStatus"] == "Unshipped"
@@ -185,9 +190,7 @@ def event_ids(kind: str, deliveries) -> list[str]:
     if kind == "shopify":
         return [d.headers["x-shopify-event-id"] for d in deliveries]
     if kind == "woocommerce":
-        return [
-            "{id}@{date_modified_gmt}".format(**json.loads(d.body)) for d in deliveries
-        ]
+        return ["{id}@{date_modified_gmt}".format(**json.loads(d.body)) for d in deliveries]
     if kind == "ebay":
         return [json.loads(d.body)["notification"]["notificationId"] for d in deliveries]
     return [d.headers["webhook-id"] for d in deliveries]
@@ -204,7 +207,9 @@ def test_duplicates_redeliver_the_same_event(kind, control, receiver):
     assert len(receiver.deliveries) == 3
     assert control.levels("dup")["MUG"] == 2  # sold once, announced three times
     if kind == "ebay":
-        counts = [json.loads(d.body)["notification"]["publishAttemptCount"] for d in receiver.deliveries]
+        counts = [
+            json.loads(d.body)["notification"]["publishAttemptCount"] for d in receiver.deliveries
+        ]
         assert counts == [1, 2, 3]
 
 
@@ -222,7 +227,9 @@ def test_shuffle_delivers_several_orders_out_of_order(control, receiver):
 
 def test_a_cancellation_restocks_and_is_announced(control, receiver):
     secret = make_standard_secret()
-    control.create_store("standard", "front", levels=LEVELS, webhook_url=receiver.url, webhook_secret=secret)
+    control.create_store(
+        "standard", "front", levels=LEVELS, webhook_url=receiver.url, webhook_secret=secret
+    )
     order_id = control.place_order("front", TWO_LINES)["orders"][0]["order_id"]
 
     control.send_event("front", type="order.cancelled", order_id=order_id)
@@ -237,7 +244,9 @@ def test_refunds_restock_only_when_asked(control, receiver):
     control.create_store("shopify", "shop", levels=LEVELS, webhook_url=receiver.url)
     order_id = control.place_order("shop", TWO_LINES)["orders"][0]["order_id"]
 
-    control.send_event("shop", type="order.refunded", order_id=order_id, lines=[{"sku": "MUG", "quantity": 1}])
+    control.send_event(
+        "shop", type="order.refunded", order_id=order_id, lines=[{"sku": "MUG", "quantity": 1}]
+    )
     assert control.levels("shop") == {"TEE-S": 3, "MUG": 2}
     control.send_event(
         "shop",
@@ -252,7 +261,11 @@ def test_refunds_restock_only_when_asked(control, receiver):
     assert receiver.deliveries[-1].headers["x-shopify-topic"] == "refunds/create"
     assert str(refund["order_id"]) == order_id
     [item] = refund["refund_line_items"]
-    assert (item["line_item"]["sku"], item["quantity"], item["restock_type"]) == ("TEE-S", 2, "return")
+    assert (item["line_item"]["sku"], item["quantity"], item["restock_type"]) == (
+        "TEE-S",
+        2,
+        "return",
+    )
 
 
 def test_an_inventory_level_event_sets_stock_and_names_the_inventory_item(control, receiver):
@@ -280,7 +293,9 @@ def test_woocommerce_updates_are_order_updated_with_a_newer_modified_date(contro
 
 
 def test_a_raw_event_is_signed_the_channels_way(control, receiver):
-    control.create_store("woocommerce", "woo", levels=LEVELS, webhook_url=receiver.url, webhook_secret="wsec")
+    control.create_store(
+        "woocommerce", "woo", levels=LEVELS, webhook_url=receiver.url, webhook_secret="wsec"
+    )
 
     control.send_event("woo", topic="order.deleted", payload={"id": 42})
 
