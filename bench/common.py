@@ -51,12 +51,27 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def base_parser(description: str, *, seconds: float, threads: int) -> argparse.ArgumentParser:
+def base_parser(
+    description: str,
+    *,
+    seconds: float,
+    threads: int,
+    warmup: float = 1.0,
+    rounds: int | None = None,
+) -> argparse.ArgumentParser:
+    """The flags every benchmark has; `rounds` adds --rounds (for `alternate`)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=float, default=seconds, help="measured seconds per side")
     parser.add_argument(
-        "--warmup", type=float, default=1.0, help="unmeasured seconds before each phase"
+        "--warmup", type=float, default=warmup, help="unmeasured seconds before each slice"
     )
+    if rounds is not None:
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=rounds,
+            help="the two sides alternate in this many slices each, seconds/rounds long",
+        )
     parser.add_argument("--threads", type=int, default=threads, help="worker threads per side")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when the ratio is below its target"
@@ -298,6 +313,68 @@ def combine(name: str, phases: list[Phase]) -> Phase:
         seconds=sum(p.seconds for p in phases),
         ops=sum(p.ops for p in phases),
         errors=[e for p in phases for e in p.errors],
+    )
+
+
+Side = tuple[Callable[[int], Any], Callable[[Any], None], Callable[[Any], None]]
+
+
+@dataclass
+class Comparison:
+    """Two sides measured in alternating slices: `baseline` first in every round."""
+
+    baseline: Phase
+    subject: Phase
+    round_ratios: list[float]
+    order: str
+
+    @property
+    def ratio(self) -> float:
+        return ratio(self.subject.per_s, self.baseline.per_s)
+
+    @property
+    def errors(self) -> list[str]:
+        return self.baseline.errors + self.subject.errors
+
+
+def alternate(
+    args: argparse.Namespace,
+    *,
+    baseline: tuple[str, Callable[[str], Side]],
+    subject: tuple[str, Callable[[str], Side]],
+) -> Comparison:
+    """Measure baseline, subject, baseline, subject... (`--rounds` slices each).
+
+    Each side is (name, make) where make(label) returns (setup, step, teardown) for
+    `run_threads`; label is unique per slice (use it in order ids). Alternating short
+    slices spreads load from elsewhere on the machine, cache warmth and table growth over
+    both sides; `round_ratios` shows how much the ratio moved from round to round.
+    """
+    rounds = max(1, args.rounds)
+    slice_seconds = args.seconds / rounds
+    phases: dict[str, list[Phase]] = {baseline[0]: [], subject[0]: []}
+    for round_no in range(rounds):
+        for name, make in (baseline, subject):
+            setup, step, teardown = make(f"{name}-r{round_no}")
+            phases[name].append(
+                run_threads(
+                    f"{name} round {round_no + 1}/{rounds}",
+                    threads=args.threads,
+                    seconds=slice_seconds,
+                    warmup=args.warmup,
+                    setup=setup,
+                    step=step,
+                    teardown=teardown,
+                )
+            )
+    base, subj = phases[baseline[0]], phases[subject[0]]
+    return Comparison(
+        baseline=combine(baseline[0], base),
+        subject=combine(subject[0], subj),
+        round_ratios=[ratio(s.per_s, b.per_s) for b, s in zip(base, subj, strict=True)],
+        order=f"alternating, {baseline[0]} first: {rounds} x ({baseline[0]} "
+        f"{slice_seconds:g}s, {subject[0]} {slice_seconds:g}s), each after "
+        f"{args.warmup:g}s unmeasured warm-up",
     )
 
 

@@ -39,12 +39,11 @@ SANDBOX_URL = "http://127.0.0.1:9"  # the discard port: a push would fail fast, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser(__doc__.splitlines()[0], seconds=10.0, threads=1)
+    parser = common.base_parser(
+        __doc__.splitlines()[0], seconds=10.0, threads=1, warmup=0.5, rounds=5
+    )
     parser.add_argument("--skus", type=int, default=20, help="SKUs per side (default 20)")
     parser.add_argument("--channels", type=int, default=5, help="sandbox channels (default 5)")
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="alternating slices per side (default 2)"
-    )
     return parser
 
 
@@ -95,19 +94,6 @@ def receive_side(skus: list[Any], label: str):
     return setup, step, teardown
 
 
-def measure(name: str, skus: list[Any], args: argparse.Namespace, seconds: float):
-    setup, step, teardown = receive_side(skus, name)
-    return common.run_threads(
-        name,
-        threads=args.threads,
-        seconds=seconds,
-        warmup=args.warmup,
-        setup=setup,
-        step=step,
-        teardown=teardown,
-    )
-
-
 def statements_per_receipt(sku: Any) -> list[str]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -141,15 +127,12 @@ def run(args: argparse.Namespace) -> dict:
     fanout_skus = create_listed_skus("FANOUT", args.skus)
     plain_skus = create_unlisted_skus("PLAIN", args.skus)
 
-    rounds = max(1, args.rounds)
-    slice_seconds = args.seconds / rounds
-    plain_phases, fanout_phases = [], []
-    for round_no in range(rounds):
-        tag = f"round {round_no + 1}/{rounds}"
-        plain_phases.append(measure(f"no_channels {tag}", plain_skus, args, slice_seconds))
-        fanout_phases.append(measure(f"with_channels {tag}", fanout_skus, args, slice_seconds))
-    plain = common.combine("no_channels", plain_phases)
-    fanned = common.combine("with_channels", fanout_phases)
+    comparison = common.alternate(
+        args,
+        baseline=("no_channels", lambda label: receive_side(plain_skus, label)),
+        subject=("with_channels", lambda label: receive_side(fanout_skus, label)),
+    )
+    plain, fanned = comparison.baseline, comparison.subject
     pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
 
     plain_statements = statements_per_receipt(plain_skus[0])
@@ -166,8 +149,7 @@ def run(args: argparse.Namespace) -> dict:
     mismatches = ledger_mismatches()
     for mismatch in mismatches[:10]:
         common.log(f"ledger mismatch: {mismatch}")
-    result_ratio = common.ratio(fanned.per_s, plain.per_s)
-    errors = plain.errors + fanned.errors
+    result_ratio, errors = comparison.ratio, comparison.errors
     return {
         "benchmark": "outbox_fanout",
         "channels": args.channels,
@@ -181,9 +163,8 @@ def run(args: argparse.Namespace) -> dict:
         "pending_outbox_rows": pending,
         "ledger_ok": not mismatches,
         "skus": args.skus,
-        "order": f"alternating, no channels first: {rounds} x (no channels "
-        f"{slice_seconds:g}s, channels {slice_seconds:g}s), {args.warmup:g}s unmeasured "
-        "warm-up before each",
+        "round_ratios": comparison.round_ratios,
+        "order": comparison.order,
         "statements_per_op": {
             "no_channels": len(plain_statements),
             "with_channels": len(fanout_statements),

@@ -305,7 +305,7 @@ def check_routes(base_url: str, deliveries: Deliveries) -> None:
             raise common.BenchError(
                 "the server does not route POST /bench/hmac-only/ although it runs with "
                 "BENCH_ROUTES=1: wire bench.views.HmacOnlyView in inventory_hub/urls.py "
-                "(see bench/README.md)."
+                "(see bench/views.py)."
             )
         if response.status_code != 200:
             raise common.BenchError(

@@ -64,11 +64,10 @@ RAW_SQL = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser(__doc__.splitlines()[0], seconds=10.0, threads=8)
-    parser.add_argument("--skus", type=int, default=8, help="SKUs reserved from (default 8)")
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="alternating raw/service slices per side"
+    parser = common.base_parser(
+        __doc__.splitlines()[0], seconds=10.0, threads=8, warmup=0.5, rounds=5
     )
+    parser.add_argument("--skus", type=int, default=8, help="SKUs reserved from (default 8)")
     return parser
 
 
@@ -202,28 +201,12 @@ def run(args: argparse.Namespace) -> dict:
     from ledger.selectors import ledger_mismatches
 
     targets = prepare(args.skus)
-    rounds = max(1, args.rounds)
-    slice_seconds = args.seconds / rounds
-    raw_phases, service_phases = [], []
-    for round_no in range(rounds):
-        for name, side, phases in (
-            ("raw_sql", raw_side, raw_phases),
-            ("service", service_side, service_phases),
-        ):
-            setup, step, teardown = side(targets, f"{name}-r{round_no}")
-            phases.append(
-                common.run_threads(
-                    f"{name} round {round_no + 1}/{rounds}",
-                    threads=args.threads,
-                    seconds=slice_seconds,
-                    warmup=args.warmup,
-                    setup=setup,
-                    step=step,
-                    teardown=teardown,
-                )
-            )
-    raw = common.combine("raw_sql", raw_phases)
-    service = common.combine("service", service_phases)
+    comparison = common.alternate(
+        args,
+        baseline=("raw_sql", lambda label: raw_side(targets, label)),
+        subject=("service", lambda label: service_side(targets, label)),
+    )
+    raw, service = comparison.baseline, comparison.subject
 
     queries = service_queries(targets)
     common.log(f"one service reservation = {len(queries)} SQL statements:")
@@ -235,8 +218,7 @@ def run(args: argparse.Namespace) -> dict:
     mismatches = ledger_mismatches()
     for mismatch in mismatches[:10]:
         common.log(f"ledger mismatch: {mismatch}")
-    result_ratio = common.ratio(service.per_s, raw.per_s)
-    errors = raw.errors + service.errors
+    result_ratio, errors = comparison.ratio, comparison.errors
     return {
         "benchmark": "ledger_reservations",
         "threads": args.threads,
@@ -248,8 +230,8 @@ def run(args: argparse.Namespace) -> dict:
         "pass": result_ratio >= TARGET_RATIO and not errors and not mismatches,
         "ledger_ok": not mismatches,
         "skus": args.skus,
-        "order": f"alternating, raw first: {rounds} x (raw {slice_seconds:g}s, "
-        f"service {slice_seconds:g}s), {args.warmup:g}s unmeasured warm-up before each",
+        "round_ratios": comparison.round_ratios,
+        "order": comparison.order,
         "service_statements_per_op": len(queries),
         "raw_sql_statements_per_op": len(RAW_SQL),
         "errors": errors,

@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -45,7 +46,13 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=90)
+
+def claim_lease() -> timedelta:
+    """How long a claimed batch is a worker's before the sweeper frees it. Longer than a
+    push with read-back can take (adapter timeouts are 10 s per call by default)."""
+    return timedelta(seconds=float(getattr(settings, "OUTBOX_CLAIM_LEASE_SECONDS", 90)))
+
+
 # 8 attempts over about a day; a channel may set settings["retry_schedule_seconds"].
 DEFAULT_SCHEDULE = [30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
 THROTTLE_FLOOR = 60.0
@@ -105,7 +112,7 @@ def _claim(channel: Channel) -> list[OutboxEntry]:
         )
         for entry in entries:
             entry.status = OutboxStatus.IN_FLIGHT
-            entry.claimed_until = now + LEASE
+            entry.claimed_until = now + claim_lease()
             entry.attempts += 1
         OutboxEntry.objects.bulk_update(entries, ["status", "claimed_until", "attempts"])
     return entries

@@ -371,12 +371,14 @@ def stock_count(
         target = max(counted + moved_since, 0)
         delta = target - level.on_hand
         if level.committed > target:
-            raise _insufficient(
-                sku,
-                level.committed,
-                target,
+            raise InsufficientStock(
+                f"A count of {target} for {sku.code} at {location.code} is below the "
+                f"{level.committed} units committed to open orders: release or ship those "
+                "orders first, or check the count.",
+                sku=sku.code,
+                requested=level.committed,
+                available=target,
                 location=location.code,
-                reason="the count is below what open orders have committed",
             )
         # A count that matches is still recorded: "we checked" is history too.
         pending.move(level, MovementKind.COUNT, on_hand=delta)

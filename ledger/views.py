@@ -62,13 +62,6 @@ def wants_partial(request: HttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def in_words(exc: DomainError) -> str:
-    """The service's message, plus its reason when it gives one (a count below what open
-    orders committed is refused with the same "only N available" as an adjustment)."""
-    reason = exc.detail.get("reason")
-    return f"{exc.message.rstrip('.')}: {reason}." if reason else exc.message
-
-
 def _sku_or_404(code: str) -> Sku:
     try:
         return sku_get(code)
@@ -309,7 +302,7 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
         try:
             done = _record_movement(sku=sku, data=form.cleaned_data, request=request)
         except DomainError as exc:
-            form.add_error(None, in_words(exc))
+            form.add_error(None, exc.message)
         else:
             if not request.htmx:
                 messages.success(request, done)
@@ -341,7 +334,7 @@ def reservation_close(request: HttpRequest, pk: int, action: str) -> HttpRespons
         service(reservation=reservation, origin=origin)
         notice = f"{verb} {_units(reservation.quantity)} reserved for order {reservation.order_id}."
     except DomainError as exc:
-        status, error, notice = NOT_ACCEPTED, True, in_words(exc)
+        status, error, notice = NOT_ACCEPTED, True, exc.message
     if not request.htmx:
         (messages.error if error else messages.success)(request, notice)
         return redirect("dashboard:sku", code=reservation.sku.code)
@@ -373,7 +366,7 @@ def sku_new(request: HttpRequest) -> HttpResponse:
             sku = sku_create(**form.cleaned_data)
         except DomainError as exc:
             field = exc.detail.get("field")
-            form.add_error(field if field in form.fields else None, in_words(exc))
+            form.add_error(field if field in form.fields else None, exc.message)
         else:
             messages.success(
                 request,

@@ -458,6 +458,7 @@ def on_sigterm(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, on_sigterm)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -472,7 +473,6 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--env-file", required=True, help="where to write export lines")
     sub.add_parser("stop").add_argument("--env-file", required=True)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         return {"run": cmd_run, "start": cmd_start, "stop": cmd_stop}[args.action](args)
     except ServiceError as exc:  # already cleaned up

@@ -277,10 +277,7 @@ class AmazonAdapter(ChannelAdapter):
     def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
         found: dict[str, ListingRef] = {}
         for sku in dict.fromkeys(skus):
-            try:
-                item = self._get(sku, "summaries")
-            except ChannelRejected:
-                continue
+            item = self._get(sku, "summaries")
             if item is None:
                 continue
             summaries = item.get("summaries") or [{}]

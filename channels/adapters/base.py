@@ -192,7 +192,10 @@ class ChannelAdapter(ABC):
 
     @abstractmethod
     def push_levels(self, pushes: Sequence[LevelPush]) -> list[PushOutcome]:
-        """Publish quantities; one outcome per push, in the same order."""
+        """Publish quantities; one outcome per push, in the same order.
+
+        More than ``max_batch`` pushes is a programming error (ValueError).
+        """
 
     @abstractmethod
     def read_levels(self, refs: Sequence[ListingRef]) -> dict[str, int | None]:

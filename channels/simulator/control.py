@@ -32,7 +32,8 @@ All bodies are JSON. Errors answer ``{"error": code, "message": text}``.
 ``POST /_control/stores/<store>/events``        one more event about an order or a level::
 
     {"type": "order.cancelled" | "order.fulfilled" | "order.refunded", "order_id",
-     "lines"?: [...] (default: the order's lines), "restock"?: bool, "duplicates"?}
+     "lines"?: [...] (default: the order's lines), "restock"?: bool, "duplicates"?,
+     "shuffle"?}
     {"type": "inventory.level", "sku", "quantity"}   # also sets the store's level
     {"topic": "<the channel's topic>", "payload": {...}}   # raw, signed the channel's way
 
@@ -40,10 +41,12 @@ All bodies are JSON. Errors answer ``{"error": code, "message": text}``.
   events answers list every delivery with the hub's HTTP status (or, for Amazon, the SQS
   message id).
 ``GET  /_control/stores/<store>/log``           the store's last API requests
-``POST /_control/faults``                       ``{"store"?, "error_rate", "status",
-                                                "latency_ms", "retry_after", "drop_writes",
-                                                "outage", "timeout"}``: replaces the
-                                                store's faults (no store: all stores)
+``POST /_control/faults``                       replaces a store's faults (no store: the
+                                                faults of every store without its own)::
+
+    {"store"?, "error_rate": 0..1, "status": 500, "retry_after": s (with status 429),
+     "latency_ms": n, "drop_writes": bool, "outage": bool, "timeout": true | seconds}
+
 ``GET  /_control/faults``, ``DELETE /_control/faults[?store=]``
 ``GET  /_control/stats``                        ``{"stores": {store: {"requests", "reads",
                                                 "writes", "rate_limit_violations", ...}},
@@ -157,7 +160,7 @@ class Control:
         method = request.method
         match segments:
             case ["health"] if method == "GET":
-                return json_response(200, {"status": "ok", "stores": len(self.state.stores)})
+                return json_response(200, {"status": "ok", "stores": len(self.state.all_stores())})
             case ["stores"] if method == "POST":
                 return self.create_store(request)
             case ["stores"] if method == "GET":
@@ -302,31 +305,29 @@ class Control:
             specs = [{"lines": data.get("lines"), "order_id": data.get("order_id")}]
         if not isinstance(specs, list) or not specs:
             raise bad_request("orders must be a non-empty list")
+        if not all(isinstance(spec, dict) for spec in specs):
+            raise bad_request("each order must be an object with lines")
         parsed = [(spec.get("order_id"), _lines(spec.get("lines"))) for spec in specs]
         duplicates = _duplicates(data)
         allow_oversell = bool(data.get("allow_oversell"))
         events: list[Event] = []
         with store.lock:
-            needed = Counter()
+            needed: Counter[str] = Counter()
             for _, lines in parsed:
                 for sku, quantity in lines:
                     needed[sku] += quantity
-            for sku, quantity in needed.items():
-                if allow_oversell:
-                    continue
-                if sku not in store.levels:
-                    return _error(409, "unknown_sku", f"{store.name} does not list {sku!r}")
-                if store.levels[sku] < quantity:
-                    return _error(
-                        409,
-                        "insufficient_stock",
-                        f"{store.name} has {store.levels[sku]} of {sku!r}, {quantity} ordered",
-                    )
-            for order_id, lines in parsed:
+            refusal = None if allow_oversell else self._check_stock(store, needed)
+            if refusal is not None:
+                return refusal
+            numbered = []
+            for given_id, lines in parsed:
                 number = store.next_order_number()
-                order_id = str(order_id or api.order_id(store, number))
-                if order_id in store.orders:
-                    return _error(409, "duplicate_order", f"order {order_id!r} exists")
+                numbered.append((str(given_id or api.order_id(store, number)), number, lines))
+            order_ids = [order_id for order_id, _, _ in numbered]
+            taken = [i for i in order_ids if i in store.orders or order_ids.count(i) > 1]
+            if taken:
+                return _error(409, "duplicate_order", f"order {taken[0]!r} exists")
+            for order_id, number, lines in numbered:
                 order = self._new_order(store, order_id, number, lines)
                 store.orders[order_id] = order
                 for line in order.lines:
@@ -363,6 +364,20 @@ class Control:
         )
 
     @staticmethod
+    def _check_stock(store: Store, needed: Counter[str]) -> Response | None:
+        """A 409 when the store cannot sell ``needed`` (caller holds the store lock)."""
+        for sku, quantity in needed.items():
+            if sku not in store.levels:
+                return _error(409, "unknown_sku", f"{store.name} does not list {sku!r}")
+            if store.levels[sku] < quantity:
+                return _error(
+                    409,
+                    "insufficient_stock",
+                    f"{store.name} has {store.levels[sku]} of {sku!r}, {quantity} ordered",
+                )
+        return None
+
+    @staticmethod
     def _new_order(store: Store, order_id: str, number: int, lines: list[tuple[str, int]]) -> Order:
         created = now()
         return Order(
@@ -387,6 +402,8 @@ class Control:
         api = KINDS[store.kind]
         duplicates = _duplicates(data)
         if "topic" in data:
+            if not isinstance(data.get("payload"), dict | list):
+                raise bad_request("a raw event needs a JSON object (or list) payload")
             delivery = api.raw_delivery(
                 store, str(data["topic"]), data.get("payload"), request.root_url
             )

@@ -1,16 +1,17 @@
 """The HTTP server: routes ``<sim>/<kind>/<store>/...`` to the kind's API and
 ``<sim>/_control/...`` to the control API, applying faults and rate limits on the way.
 
-Order of checks for a channel API call (control calls are never faulted):
+Order of checks for a channel API call (control calls are never faulted). Faults play
+the infrastructure in front of the channel, so they come before its own checks:
 
 1. count the request (reads / writes by route);
 2. ``latency_ms`` sleep;
 3. ``outage``: 503 in the channel's error shape;
-4. authentication (the channel's own 401/403);
-5. the store's token bucket: over the limit is a 429 with Retry-After and counts as a
+4. ``timeout``: hang, then 504 (clearing faults or stopping releases the request);
+5. ``error_rate``: the configured ``status`` (a 429 gets ``Retry-After: retry_after``);
+6. authentication (the channel's own 401/403);
+7. the store's token bucket: over the limit is a 429 with Retry-After and counts as a
    rate-limit violation (Shopify meters its GraphQL cost inside the handler instead);
-6. ``timeout``: hang, then 504 (clearing faults or stopping releases the request);
-7. ``error_rate``: the configured ``status`` (a 429 gets ``Retry-After: retry_after``);
 8. the handler; with ``drop_writes`` it answers success without applying.
 
 Auxiliary endpoints (LWA token, SQS queue, eBay public key) skip steps 2-7.
@@ -101,8 +102,11 @@ class SimulatorApp:
         operation: str,
     ) -> Response:
         if operation == "aux":
-            denied = api.authenticate(store, request) if route.authenticated else None
-            return denied or self._run(store, route, request, call)
+            if route.authenticated:
+                denied = api.authenticate(store, request)
+                if denied is not None:
+                    return denied
+            return self._run(api, store, route, request, call)
         faults = self.state.faults_for(store.name)
         call.faults = faults
         if faults.latency_ms:
@@ -110,16 +114,6 @@ class SimulatorApp:
         if faults.outage:
             self._injected(store)
             return api.error(503, "Service temporarily unavailable (simulated outage).")
-        if route.authenticated:
-            denied = api.authenticate(store, request)
-            if denied is not None:
-                return denied
-        if route.bucket is not None:
-            wait = store.buckets[route.bucket].take()
-            if wait is not None:
-                with store.lock:
-                    store.stats.rate_limit_violations += 1
-                return api.throttled(store, route.bucket, wait)
         if faults.timeout:
             self._injected(store)
             self.state.sleep(faults.timeout)
@@ -130,14 +124,29 @@ class SimulatorApp:
             if faults.status == 429:
                 response.headers["Retry-After"] = format_seconds(faults.retry_after or 1.0)
             return response
-        return self._run(store, route, request, call)
+        if route.authenticated:
+            denied = api.authenticate(store, request)
+            if denied is not None:
+                return denied
+        if route.bucket is not None:
+            wait = store.buckets[route.bucket].take()
+            if wait is not None:
+                with store.lock:
+                    store.stats.rate_limit_violations += 1
+                return api.throttled(store, route.bucket, wait)
+        return self._run(api, store, route, request, call)
 
     @staticmethod
-    def _run(store: Store, route: Route, request: Request, call: Call) -> Response:
+    def _run(api: KindApi, store: Store, route: Route, request: Request, call: Call) -> Response:
         try:
             return route.handler(store, request, call)
         except HttpError as exc:
             return exc.response
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # The handlers validate the shapes the hub sends; anything stranger (a list
+            # where an object belongs...) ends here as the channel's 400, not a 500.
+            logger.info("simulator: malformed %s request", api.kind, exc_info=True)
+            return api.error(400, f"Malformed request: {type(exc).__name__}: {exc}")
 
     @staticmethod
     def _injected(store: Store) -> None:
@@ -190,7 +199,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path = split.path.strip("/")
         segments = [unquote(segment) for segment in path.split("/")] if path else []
-        request = Request.build(self.command, segments, split.query, dict(self.headers), body)
+        headers = dict(self.headers)
+        if not self.headers.get("Host"):
+            host, port = self.server.server_address[:2]
+            headers["Host"] = f"{host}:{port}"
+        request = Request.build(self.command, segments, split.query, headers, body)
         try:
             response = self.server.app.handle(request)
         except Exception:

@@ -263,6 +263,8 @@ class SimulatorState:
     def webhook_client(self) -> httpx.Client:
         """The client that delivers webhooks to the hub (created on first use)."""
         with self.lock:
+            if self.stopping.is_set():
+                raise RuntimeError("the simulator is stopping")
             if self._webhook_client is None:
                 timeout = self._webhook_timeout
                 self._webhook_client = httpx.Client(

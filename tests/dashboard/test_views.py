@@ -391,8 +391,8 @@ def test_bad_input_is_explained_and_nothing_is_written(merchant, fields, message
         ),
         pytest.param(
             {"kind": "count", "quantity": "1"},
-            "Only 1 of TEE-RED-M available; 2 requested: the count is below what open "
-            "orders have committed.",
+            "A count of 1 for TEE-RED-M at main is below the 2 units committed to open "
+            "orders: release or ship those orders first, or check the count.",
             id="count-below-committed",
         ),
     ],

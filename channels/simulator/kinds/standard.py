@@ -83,7 +83,9 @@ def _unauthorized(message: str) -> Response:
 
 def _push(store: Store, request: Request, call: Call) -> Response:
     message = request.json()
-    levels = (message.get("data") or {}).get("levels") if isinstance(message, dict) else None
+    if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
+        message = {}
+    levels = message.get("data", {}).get("levels")
     if message.get("type") != PUSH_TYPE or not isinstance(levels, list):
         return json_response(
             400,
@@ -91,7 +93,9 @@ def _push(store: Store, request: Request, call: Call) -> Response:
         )
     parsed: list[tuple[str, int]] = []
     for level in levels:
-        sku, quantity = level.get("sku"), level.get("quantity")
+        sku, quantity = (
+            (level.get("sku"), level.get("quantity")) if isinstance(level, dict) else (None, None)
+        )
         if not isinstance(sku, str) or not sku or not isinstance(quantity, int):
             return json_response(
                 400, {"error": "bad_request", "message": f"bad level entry {level!r}"}

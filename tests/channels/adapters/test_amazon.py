@@ -37,14 +37,16 @@ def test_an_invalid_listing_is_a_failed_outcome(store_with_adapter):
 def test_another_sellers_listing_is_rejected(control):
     store = control.create_store("amazon", "pinned", levels={"TEE-S": 5}, seller_id="A1SELLER")
     settings = {**store["channel"]["settings"], "seller_id": "A2OTHER"}
-    with adapter_for(
-        "amazon",
-        base_url=store["base_url"],
-        credentials=store["channel"]["credentials"],
-        settings=settings,
-    ) as adapter:
-        with pytest.raises(ChannelRejected) as rejected:
-            adapter.read_levels([ListingRef(sku="TEE-S")])
+    with (
+        adapter_for(
+            "amazon",
+            base_url=store["base_url"],
+            credentials=store["channel"]["credentials"],
+            settings=settings,
+        ) as adapter,
+        pytest.raises(ChannelRejected) as rejected,
+    ):
+        adapter.read_levels([ListingRef(sku="TEE-S")])
 
     assert rejected.value.status_code == 403
 

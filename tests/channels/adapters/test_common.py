@@ -150,15 +150,17 @@ def test_a_refused_connection_is_unavailable(kind, store_with_adapter):
     store, _ = store_with_adapter(kind, LEVELS)
     channel = store["channel"]
     base_url = f"{closed_port_url()}/{kind}/{store['store']}"
-    with adapter_for(
-        kind,
-        base_url=base_url,
-        credentials=channel["credentials"],
-        settings={**channel["settings"], "base_url": base_url, "push_url": ""},
-        timeout=2,
-    ) as adapter:
-        with pytest.raises(ChannelUnavailable):
-            push_all(adapter, {"TEE-S": ListingRef(sku="TEE-S", external_id="1")}, {"TEE-S": 1})
+    with (
+        adapter_for(
+            kind,
+            base_url=base_url,
+            credentials=channel["credentials"],
+            settings={**channel["settings"], "base_url": base_url, "push_url": ""},
+            timeout=2,
+        ) as adapter,
+        pytest.raises(ChannelUnavailable),
+    ):
+        push_all(adapter, {"TEE-S": ListingRef(sku="TEE-S", external_id="1")}, {"TEE-S": 1})
 
 
 WRONG_CREDENTIALS = {
@@ -182,11 +184,13 @@ def test_bad_credentials_are_rejected(kind, store_with_adapter):
     else:
         right, wrong = WRONG_CREDENTIALS[kind]
         store, _ = store_with_adapter(kind, LEVELS, credentials=right)
-    with adapter_for(
-        kind,
-        base_url=store["base_url"],
-        credentials=wrong,
-        settings=store["channel"]["settings"],
-    ) as adapter:
-        with pytest.raises(ChannelRejected):
-            push_all(adapter, mapped_refs(store), {"TEE-S": 1})
+    with (
+        adapter_for(
+            kind,
+            base_url=store["base_url"],
+            credentials=wrong,
+            settings=store["channel"]["settings"],
+        ) as adapter,
+        pytest.raises(ChannelRejected),
+    ):
+        push_all(adapter, mapped_refs(store), {"TEE-S": 1})
