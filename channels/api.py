@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -21,8 +21,24 @@ from inventory_hub.errors import NotFound
 from ledger.services import location_get, sku_get
 
 from .drain import dlq_discard, dlq_retry
-from .models import AllocationMode, AllocationRule, Channel, ChannelKind, Listing, OutboxEntry
-from .selectors import channel_get, channel_list, dlq_entries, listing_list
+from .drift import ACCEPT_CHANNEL, PUSH_HUB, drift_approve, drift_reject
+from .models import (
+    AllocationMode,
+    AllocationRule,
+    Channel,
+    ChannelKind,
+    Drift,
+    Listing,
+    OutboxEntry,
+)
+from .selectors import (
+    channel_get,
+    channel_list,
+    dlq_entries,
+    drift_list,
+    listing_list,
+    sku_audit_trail,
+)
 from .services import (
     allocation_rule_delete,
     allocation_rule_set,
@@ -377,3 +393,97 @@ class DlqBulkActionApi(APIView):
         service = dlq_retry if self.action == "retry" else dlq_discard
         count = service(entries=entries, actor=request.user)
         return Response({"action": self.action, "count": count, "ids": [e.pk for e in entries]})
+
+
+# --- drift and audit --------------------------------------------------------------------
+
+
+class DriftSerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.slug")
+    sku = serializers.CharField(source="sku.code")
+    delta = serializers.IntegerField()
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+
+    class Meta:
+        model = Drift
+        fields = [
+            "id",
+            "channel",
+            "sku",
+            "hub_quantity",
+            "channel_quantity",
+            "delta",
+            "source",
+            "severity",
+            "confidence",
+            "reasoning",
+            "status",
+            "detected_at",
+            "decided_at",
+            "decided_by",
+            "decision_note",
+        ]
+
+
+class DriftListApi(ListAPIView):
+    serializer_class = DriftSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return drift_list(
+            status=params.get("status", ""),
+            severity=params.get("severity", ""),
+            channel=params.get("channel", ""),
+            sku=params.get("sku", ""),
+        )
+
+
+def _drift(pk: int) -> Drift:
+    drift = Drift.objects.filter(pk=pk).first()
+    if drift is None:
+        raise NotFound(f"No drift record {pk}.", drift_id=pk)
+    return drift
+
+
+class DriftApproveApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=[PUSH_HUB, ACCEPT_CHANNEL])
+        note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=DriftSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        drift = _drift(pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        drift = drift_approve(drift=drift, actor=request.user, **data.validated_data)
+        return Response(DriftSerializer(drift).data)
+
+
+class DriftRejectApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=DriftSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        drift = _drift(pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        drift = drift_reject(drift=drift, actor=request.user, **data.validated_data)
+        return Response(DriftSerializer(drift).data)
+
+
+class AuditApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("sku", str, required=True), OpenApiParameter("limit", int)],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        code = request.query_params.get("sku", "").strip()
+        if not code:
+            raise serializers.ValidationError({"sku": "Name the SKU: /api/v1/audit/?sku=CODE"})
+        try:
+            limit = min(max(int(request.query_params.get("limit", 500)), 1), 5000)
+        except ValueError:
+            raise serializers.ValidationError({"limit": "A whole number."}) from None
+        sku = sku_get(code)
+        return Response({"sku": sku.code, "results": sku_audit_trail(sku=sku, limit=limit)})

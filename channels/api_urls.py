@@ -27,4 +27,8 @@ urlpatterns = [
     path(
         "dlq/<int:pk>/discard/", api.DlqEntryActionApi.as_view(action="discard"), name="dlq-discard"
     ),
+    path("drift/", api.DriftListApi.as_view(), name="drift-list"),
+    path("drift/<int:pk>/approve/", api.DriftApproveApi.as_view(), name="drift-approve"),
+    path("drift/<int:pk>/reject/", api.DriftRejectApi.as_view(), name="drift-reject"),
+    path("audit/", api.AuditApi.as_view(), name="audit"),
 ]

@@ -72,3 +72,97 @@ def dlq_entries(*, channel: str | None = None) -> QuerySet[OutboxEntry]:
     if channel:
         entries = entries.filter(channel__slug=channel)
     return entries.order_by("-updated_at")
+
+
+def drift_list(
+    *, status: str = "", severity: str = "", channel: str = "", sku: str = ""
+) -> QuerySet:
+    from ledger.models import normalize_sku_code
+
+    from .models import Drift
+
+    rows = Drift.objects.select_related("channel", "sku", "decided_by").order_by("-detected_at")
+    if status:
+        rows = rows.filter(status=status)
+    if severity:
+        rows = rows.filter(severity=severity)
+    if channel:
+        rows = rows.filter(channel__slug=channel)
+    if sku:
+        rows = rows.filter(sku__code_key=normalize_sku_code(sku))
+    return rows
+
+
+def sku_audit_trail(*, sku: Sku, limit: int = 500) -> list[dict]:
+    """Every inbound event, movement, push, confirmation and decision for a SKU, newest
+    first. A fixed number of queries whatever the history's size."""
+    from ledger.models import Movement
+
+    from .models import ChannelAudit, Drift, InboundEvent
+
+    entries: list[dict] = []
+    movements = list(
+        Movement.objects.filter(sku=sku).select_related("location", "actor").order_by("-id")[:limit]
+    )
+    for m in movements:
+        entries.append(
+            {
+                "at": m.recorded_at,
+                "type": "movement",
+                "kind": m.kind,
+                "channel": m.source_ref.split(":")[0] if m.source == "channel" else None,
+                "actor": m.actor.get_username() if m.actor else None,
+                "summary": f"{m.kind} at {m.location.code}: on hand {m.on_hand_delta:+}, "
+                f"committed {m.committed_delta:+} (now {m.on_hand_after}/{m.committed_after})",
+                "data": {
+                    "movement_id": m.pk,
+                    "source": m.source,
+                    "reason": m.reason,
+                    "inbound_event_id": m.inbound_event_id,
+                },
+            }
+        )
+    event_ids = {m.inbound_event_id for m in movements if m.inbound_event_id}
+    for event in InboundEvent.objects.filter(pk__in=event_ids).select_related("channel"):
+        entries.append(
+            {
+                "at": event.received_at,
+                "type": "inbound_event",
+                "kind": event.topic,
+                "channel": event.channel.slug,
+                "actor": None,
+                "summary": f"{event.channel.slug} sent {event.topic} ({event.status})",
+                "data": {
+                    "event_id": event.pk,
+                    "dedupe_key": event.dedupe_key,
+                    "status": event.status,
+                },
+            }
+        )
+    for audit in ChannelAudit.objects.filter(sku=sku).select_related("channel", "actor")[:limit]:
+        entries.append(
+            {
+                "at": audit.created_at,
+                "type": audit.kind,
+                "kind": audit.kind,
+                "channel": audit.channel.slug,
+                "actor": audit.actor.get_username() if audit.actor else None,
+                "summary": audit.message,
+                "data": audit.data,
+            }
+        )
+    for drift in Drift.objects.filter(sku=sku).select_related("channel")[:limit]:
+        entries.append(
+            {
+                "at": drift.detected_at,
+                "type": "drift",
+                "kind": drift.source,
+                "channel": drift.channel.slug,
+                "actor": None,
+                "summary": drift.reasoning
+                or f"hub {drift.hub_quantity}, channel {drift.channel_quantity}",
+                "data": {"drift_id": drift.pk, "status": drift.status},
+            }
+        )
+    entries.sort(key=lambda entry: entry["at"], reverse=True)
+    return entries[:limit]

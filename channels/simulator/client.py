@@ -68,6 +68,9 @@ class SimulatorClient:
             payload["webhook_secret"] = webhook_secret
         return self._call("POST", "stores", json=payload)
 
+    def stores(self) -> list[dict[str, Any]]:
+        return self._call("GET", "stores")
+
     def store(self, store: str) -> dict[str, Any]:
         return self._call("GET", f"stores/{store}")
 
@@ -107,6 +110,10 @@ class SimulatorClient:
     def set_faults(self, store: str | None = None, **faults: Any) -> dict[str, Any]:
         payload = {**faults, **({"store": store} if store else {})}
         return self._call("POST", "faults", json=payload)
+
+    def faults(self) -> dict[str, Any]:
+        """Faults in force, by store name ("*": every store without its own)."""
+        return self._call("GET", "faults")
 
     def clear_faults(self, store: str | None = None) -> None:
         self._call("DELETE", "faults", params={"store": store} if store else None)

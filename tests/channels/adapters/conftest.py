@@ -8,8 +8,6 @@ import pytest
 from channels.adapters import ChannelAdapter, adapter_for
 from channels.simulator import ChannelSimulator, SimulatorClient
 
-ALL_KINDS = ["shopify", "woocommerce", "amazon", "ebay", "standard", "sandbox"]
-
 
 @pytest.fixture
 def simulator() -> Iterator[ChannelSimulator]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from channels.adapters import ChannelAdapter, LevelPush, ListingRef, PushOutcome
 
+ALL_KINDS = ["shopify", "woocommerce", "amazon", "ebay", "standard", "sandbox"]
+
 
 def mapped_refs(store: Mapping[str, Any]) -> dict[str, ListingRef]:
     """The refs a hub holds once its listings are mapped to the store's ids."""

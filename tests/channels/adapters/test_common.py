@@ -15,8 +15,7 @@ from channels.adapters import (
 )
 from channels.webhooks.signing import make_standard_secret
 
-from .conftest import ALL_KINDS
-from .support import closed_port_url, mapped_refs, push_all, statuses
+from .support import ALL_KINDS, closed_port_url, mapped_refs, push_all, statuses
 
 pytestmark = pytest.mark.parametrize("kind", ALL_KINDS)
 

@@ -70,7 +70,7 @@ def test_stores_can_be_listed_and_deleted(control):
     control.create_store("standard", "one", levels=LEVELS)
     control.create_store("amazon", "two", levels=LEVELS)
 
-    assert sorted(s["store"] for s in control._call("GET", "stores")) == ["one", "two"]
+    assert sorted(s["store"] for s in control.stores()) == ["one", "two"]
     control.delete_store("one")
     with pytest.raises(SimulatorError) as gone:
         control.levels("one")
@@ -144,7 +144,7 @@ def test_faults_apply_to_all_stores_or_one(control):
     assert (storefront_read(one), storefront_read(two)) == (503, 503)
     control.clear_faults()
     assert (storefront_read(one), storefront_read(two)) == (401, 401)
-    assert control._call("GET", "faults") == {}
+    assert control.faults() == {}
 
 
 def test_an_error_rate_fails_some_calls_and_counts_them(control):
