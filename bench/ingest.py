@@ -229,8 +229,8 @@ def server_redis(db: int) -> Iterator[tuple[str, dict[str, int]]]:
 
 
 @contextlib.contextmanager
-def gunicorn(args: argparse.Namespace, redis_url: str, log_path: Path) -> Iterator[str]:
-    """gunicorn serving the hub on the benchmark database; yields its base URL."""
+def gunicorn(args: argparse.Namespace, redis_url: str, log_path: Path) -> Iterator[tuple[str, int]]:
+    """gunicorn serving the hub on the benchmark database; yields its base URL and pid."""
     import httpx
     from django.conf import settings
 
@@ -278,7 +278,7 @@ def gunicorn(args: argparse.Namespace, redis_url: str, log_path: Path) -> Iterat
             f"gunicorn on {base_url} (pid {proc.pid}, {args.server_workers} workers x "
             f"{args.server_threads} threads)"
         )
-        yield base_url
+        yield base_url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -317,7 +317,11 @@ def check_routes(base_url: str, deliveries: Deliveries) -> None:
 
 
 def closed_loop_side(
-    base_url: str, path: str, deliveries: Deliveries, expect: str, acks: Counter | None
+    base_url: str,
+    path: str,
+    deliveries: Deliveries,
+    expect: str,
+    counters: list[Counter],
 ) -> tuple[Callable, Callable, Callable]:
     import httpx
 
@@ -326,8 +330,8 @@ def closed_loop_side(
 
     def step(client: httpx.Client) -> None:
         send(client, path, deliveries, expect)
-        if acks is not None:
-            acks.add()
+        for counter in counters:
+            counter.add()
 
     def teardown(client: httpx.Client) -> None:
         client.close()
@@ -340,17 +344,94 @@ def measure(
     args: argparse.Namespace,
     seconds: float,
     sides: dict[str, tuple[Callable, Callable, Callable]],
+    meter: CpuMeter,
 ) -> common.Phase:
-    setup, step, teardown = sides[name.split()[0]]
-    return common.run_threads(
-        name,
-        threads=args.threads,
-        seconds=seconds,
-        warmup=args.warmup,
-        setup=setup,
-        step=step,
-        teardown=teardown,
-    )
+    side = name.split()[0]
+    setup, step, teardown = sides[side]
+    with meter.phase(side):
+        return common.run_threads(
+            name,
+            threads=args.threads,
+            seconds=seconds,
+            warmup=args.warmup,
+            setup=setup,
+            step=step,
+            teardown=teardown,
+        )
+
+
+# --- where the CPU goes ------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float | None:
+    """utime + stime of one process in seconds, None if it is gone or unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU milliseconds per request on each side of the closed-loop phases: the client
+    (this process), gunicorn (master and workers) and the PostgreSQL backends serving the
+    benchmark database (when PostgreSQL runs on this machine). On a small machine these
+    share the cores, which bounds the request rate whatever the concurrency."""
+
+    def __init__(self, server_pid: int):
+        from django.db import connection
+
+        self.server_pid = server_pid
+        host = connection.settings_dict.get("HOST") or ""
+        self.local_db = host in ("", "127.0.0.1", "localhost", "::1") or host.startswith("/")
+        self.requests: dict[str, Counter] = {}
+        self.spent: dict[str, dict[str, float]] = {}
+
+    def count(self, side: str) -> Counter:
+        return self.requests.setdefault(side, Counter())
+
+    def _server_pids(self) -> list[int]:
+        try:
+            children = Path(f"/proc/{self.server_pid}/task/{self.server_pid}/children")
+            return [self.server_pid, *map(int, children.read_text().split())]
+        except OSError:
+            return [self.server_pid]
+
+    def _db_pids(self) -> list[int]:
+        if not self.local_db:
+            return []
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        sample = {"client": {0: time.process_time()}}
+        for part, pids in (("server", self._server_pids()), ("database", self._db_pids())):
+            sample[part] = {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
+        return sample
+
+    @contextlib.contextmanager
+    def phase(self, side: str) -> Iterator[None]:
+        before = self._sample()
+        yield
+        after = self._sample()
+        spent = self.spent.setdefault(side, {"client": 0.0, "server": 0.0, "database": 0.0})
+        for part, values in after.items():
+            spent[part] += sum(cpu - before[part].get(pid, 0.0) for pid, cpu in values.items())
+
+    def per_request_ms(self) -> dict[str, dict[str, float | None]]:
+        result: dict[str, dict[str, float | None]] = {}
+        for side, spent in self.spent.items():
+            requests = self.requests[side].value or 1
+            result[side] = {part: round(cpu / requests * 1000, 2) for part, cpu in spent.items()}
+            if not self.local_db:
+                result[side]["database"] = None
+        return result
 
 
 # --- open loop: latency at a fixed offered rate ------------------------------------------------
@@ -523,19 +604,22 @@ def run(args: argparse.Namespace) -> dict:
     log_path = Path(tempfile.mkdtemp(prefix="bench-ingest-")) / "gunicorn.log"
 
     with server_redis(args.redis_db) as (redis_url, queue_lengths):
-        with gunicorn(args, redis_url, log_path) as base_url:
+        with gunicorn(args, redis_url, log_path) as (base_url, server_pid):
             check_routes(base_url, deliveries)
+            meter = CpuMeter(server_pid)
             sides = {
                 "hmac_only": closed_loop_side(
-                    base_url, HMAC_ONLY_PATH, deliveries, "verified", None
+                    base_url, HMAC_ONLY_PATH, deliveries, "verified", [meter.count("hmac_only")]
                 ),
-                "intake": closed_loop_side(base_url, INTAKE_PATH, deliveries, "accepted", acks),
+                "intake": closed_loop_side(
+                    base_url, INTAKE_PATH, deliveries, "accepted", [acks, meter.count("intake")]
+                ),
             }
             baseline_phases, intake_phases = [], []
             for round_no in range(rounds):
                 tag = f"round {round_no + 1}/{rounds}"
-                baseline_phases.append(measure(f"hmac_only {tag}", args, slice_seconds, sides))
-                intake_phases.append(measure(f"intake {tag}", args, slice_seconds, sides))
+                for side, phases in (("hmac_only", baseline_phases), ("intake", intake_phases)):
+                    phases.append(measure(f"{side} {tag}", args, slice_seconds, sides, meter))
             latency = open_loop(
                 base_url,
                 INTAKE_PATH,
@@ -548,6 +632,8 @@ def run(args: argparse.Namespace) -> dict:
                 warmup=args.warmup,
             )
         server_errors = [line for line in tail(log_path, 200).splitlines() if "Traceback" in line]
+    cpu = meter.per_request_ms()
+    common.log(f"CPU ms per request: {cpu}")
     baseline = common.combine("hmac_only", baseline_phases)
     intake = common.combine("intake", intake_phases)
 
@@ -581,6 +667,7 @@ def run(args: argparse.Namespace) -> dict:
         "achieved_rps": round(latency.achieved_rps, 1),
         "service_p99_ms": percentile(latency.service_ms, 99),
         "latency_overrun_s": round(latency.overrun_s, 2),
+        "cpu_ms_per_request": cpu,
         "seconds": args.seconds,
         "latency_seconds": latency_seconds,
         "server": f"gunicorn {args.server_workers} workers x {args.server_threads} threads",

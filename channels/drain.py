@@ -43,6 +43,7 @@ from .models import (
     OutboxEntry,
     OutboxStatus,
 )
+from .outbox import drain_flag_clear
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def outbox_drain_channel(*, channel_id: int) -> int:
     channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
     if channel is None:
         return 0
+    drain_flag_clear(channel.pk)  # commits from now on ask for another drain
     handled = 0
     for _ in range(MAX_BATCHES_PER_RUN):
         if not breaker.allows(channel.slug):

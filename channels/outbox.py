@@ -10,13 +10,16 @@ constant in the number of listings (bulk reads, bulk writes).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inventory_hub.queueing import enqueue_on_commit
+from inventory_hub.queueing import enqueue
 from ledger.models import Location, StockLevel
 
 from .allocation import POOL, Rule, published_quantity
@@ -26,7 +29,6 @@ from .models import (
     Listing,
     ListingState,
     OutboxEntry,
-    OutboxStatus,
 )
 
 
@@ -67,6 +69,18 @@ def effective_rules(
     return {(row.channel_id, row.sku_id): Rule.of(row) for row in rows}
 
 
+LISTING_FIELDS = (
+    "id",
+    "channel_id",
+    "sku_id",
+    "published",
+    "target_version",
+    "confirmed",
+    "state",
+    "channel__enabled",
+)
+
+
 def outbox_refresh_for_skus(
     *,
     sku_ids: Iterable[int],
@@ -79,13 +93,13 @@ def outbox_refresh_for_skus(
     created, a channel re-enabled: the channel's own number is unknown). Returns the
     number of listings queued.
     """
-    from .tasks import drain_outbox
-
     sku_ids = set(sku_ids)
+    # Only the columns needed: loading whole channels would decrypt their credentials
+    # on every stock movement.
     listings_qs = Listing.objects.filter(sku_id__in=sku_ids).select_related("channel")
     if channel_ids is not None:
         listings_qs = listings_qs.filter(channel_id__in=set(channel_ids))
-    listings = list(listings_qs)
+    listings = list(listings_qs.only(*LISTING_FIELDS))
     if not listings:
         return 0
     involved = {listing.channel_id for listing in listings}
@@ -94,7 +108,7 @@ def outbox_refresh_for_skus(
 
     now = timezone.now()
     changed: list[Listing] = []
-    to_queue: dict[int, tuple[Listing, int]] = {}
+    queued: list[tuple[Listing, int]] = []
     for listing in listings:
         rule = rules.get((listing.channel_id, listing.sku_id)) or rules.get(
             (listing.channel_id, None), POOL
@@ -105,56 +119,111 @@ def outbox_refresh_for_skus(
         previous = listing.confirmed if listing.confirmed is not None else listing.published
         listing.published = target
         listing.target_version += 1
-        pushable = listing.channel.enabled and listing.state != ListingState.UNMAPPED
-        if pushable:
+        if listing.channel.enabled and listing.state != ListingState.UNMAPPED:
             listing.state = ListingState.PENDING
-            to_queue[listing.pk] = (listing, previous)
+            priority = (
+                OutboxEntry.PRIORITY_DECREASE
+                if target < previous
+                else OutboxEntry.PRIORITY_INCREASE
+            )
+            queued.append((listing, priority))
         changed.append(listing)
     if not changed:
         return 0
-    Listing.objects.bulk_update(changed, ["published", "target_version", "state"])
-    if not to_queue:
-        return 0
+    _update_listings(changed)
+    if queued:
+        _upsert_pending(queued, now)
+        request_drain(sorted({listing.channel_id for listing, _ in queued}))
+    return len(queued)
 
-    pending = {
-        entry.listing_id: entry
-        for entry in OutboxEntry.objects.select_for_update().filter(
-            listing_id__in=to_queue, status=OutboxStatus.PENDING
+
+def _update_listings(listings: list[Listing]) -> None:
+    table = Listing._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET published = %s, target_version = %s, state = %s WHERE id = %s",
+            [(row.published, row.target_version, row.state, row.pk) for row in listings],
         )
-    }
-    updates, creates = [], []
-    for listing_id, (listing, previous) in to_queue.items():
-        priority = (
-            OutboxEntry.PRIORITY_DECREASE
-            if listing.published < previous
-            else OutboxEntry.PRIORITY_INCREASE
+
+
+def _upsert_pending(queued: list[tuple[Listing, int]], now) -> None:
+    """One statement: insert a pending entry per listing, or coalesce into the pending one
+    (newer target replaces it, its backoff and attempts stay, decreases win priority).
+    The arbiter is the partial unique index one_pending_per_listing."""
+    table = OutboxEntry._meta.db_table
+    rows = [
+        (listing.channel_id, listing.pk, listing.published, listing.target_version, priority)
+        for listing, priority in queued
+    ]
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, 'pending', 0, %s, '', %s, %s, %s)"] * len(rows))
+    params: list = []
+    for row in rows:
+        params.extend([*row, now, now, now, now])
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (channel_id, listing_id, quantity, target_version, priority,
+                status, attempts, next_attempt_at, last_error, created_at, updated_at,
+                enqueued_at)
+            VALUES {placeholders}
+            ON CONFLICT (listing_id) WHERE status = 'pending' DO UPDATE SET
+                quantity = excluded.quantity,
+                target_version = excluded.target_version,
+                priority = {least}({table}.priority, excluded.priority),
+                updated_at = excluded.updated_at
+            """,
+            params,
         )
-        entry = pending.get(listing_id)
-        if entry is not None:
-            # Coalesce: the newer target replaces the pending one; its backoff stays.
-            entry.quantity = listing.published
-            entry.target_version = listing.target_version
-            entry.priority = min(entry.priority, priority)
-            entry.updated_at = now
-            updates.append(entry)
-        else:
-            creates.append(
-                OutboxEntry(
-                    channel_id=listing.channel_id,
-                    listing=listing,
-                    quantity=listing.published,
-                    target_version=listing.target_version,
-                    priority=priority,
-                    next_attempt_at=now,
-                    enqueued_at=now,
-                )
-            )
-    if updates:
-        OutboxEntry.objects.bulk_update(
-            updates, ["quantity", "target_version", "priority", "updated_at"]
+
+
+def request_drain(channel_ids: list[int]) -> None:
+    """Ask for a drain of these channels once this transaction commits. With Redis, a
+    short-lived flag per channel folds a burst of commits into one task: the drain
+    clears the flag before it claims, so a row committed after the claim raises it again."""
+    from .tasks import drain_outbox
+
+    def publish() -> None:
+        for channel_id in drain_flags_raise(channel_ids):
+            enqueue(drain_outbox, channel_id)
+
+    transaction.on_commit(publish)
+
+
+DRAIN_FLAG_MS = 2000
+_RAISE_FLAGS = """
+local raised = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then table.insert(raised, i) end
+end
+return raised
+"""
+
+
+def _drain_flag(channel_id: int) -> str:
+    return f"drain-requested:{channel_id}"
+
+
+def drain_flags_raise(channel_ids: list[int]) -> list[int]:
+    """The channels whose flag this call raised (all of them without Redis)."""
+    if not settings.REDIS_URL or not channel_ids:
+        return list(channel_ids)
+    from .ratelimit import _redis
+
+    try:
+        client = _redis()[0]
+        raised = client.eval(
+            _RAISE_FLAGS, len(channel_ids), *map(_drain_flag, channel_ids), DRAIN_FLAG_MS
         )
-    if creates:
-        OutboxEntry.objects.bulk_create(creates)
-    for channel_id in sorted({listing.channel_id for listing, _ in to_queue.values()}):
-        enqueue_on_commit(drain_outbox, channel_id)
-    return len(to_queue)
+    except Exception:  # noqa: BLE001 - no Redis: publish (which fails soft) and let sweeps catch up
+        return list(channel_ids)
+    return [channel_ids[index - 1] for index in raised]
+
+
+def drain_flag_clear(channel_id: int) -> None:
+    if not settings.REDIS_URL:
+        return
+    from .ratelimit import _redis
+
+    with contextlib.suppress(Exception):  # the flag expires by itself
+        _redis()[0].delete(_drain_flag(channel_id))

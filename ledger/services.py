@@ -120,9 +120,16 @@ class _Pending:
     def write(self) -> None:
         if not self.movements:
             return
-        StockLevel.objects.bulk_update(
-            list(self.levels.values()), ["on_hand", "committed", "version"]
-        )
+        now = timezone.now()
+        # One plain UPDATE per touched level (an operation touches one or two): cheaper
+        # than a CASE-built bulk update, and it keeps updated_at honest.
+        for level in self.levels.values():
+            StockLevel.objects.filter(pk=level.pk).update(
+                on_hand=level.on_hand,
+                committed=level.committed,
+                version=level.version,
+                updated_at=now,
+            )
         Movement.objects.bulk_create(self.movements)
         sku_ids = {level.sku_id for level in self.levels.values()}
         # The outbox rows for every channel listing of these SKUs are written in this
@@ -222,19 +229,25 @@ def _operate(
             return _replay(existing, kind, fingerprint)
     try:
         with transaction.atomic():
-            operation = StockOperation.objects.create(
+            operation = StockOperation(
                 kind=kind,
                 idempotency_key=key,
                 request_fingerprint=fingerprint,
                 source=origin.source,
                 actor_id=origin.actor_id,
             )
+            if key:
+                # Inserted first: a concurrent retry with the same key now waits on the
+                # unique index until this transaction ends, then replays it.
+                operation.save()
             pending = _Pending(operation=operation, origin=origin)
-            result = work(pending)
+            operation.result = work(pending) or {}
+            if key:
+                if operation.result:
+                    operation.save(update_fields=["result"])
+            else:
+                operation.save()
             pending.write()
-            if result:
-                operation.result = result
-                operation.save(update_fields=["result"])
     except IntegrityError:
         # A concurrent request with the same key committed first: replay it.
         if key:
@@ -516,29 +529,18 @@ def stock_reserve_order(
                 plan.append((levels[(line.sku.pk, candidates[0].pk)], remaining))
             plans.append((line, plan))
 
-        reservation_ids = []
+        reservations = []
         for line, plan in plans:
-            try:
-                with transaction.atomic():
-                    reservation = Reservation.objects.create(
-                        sku=line.sku,
-                        quantity=line.quantity,
-                        order_id=order_id,
-                        line_ref=line.line_ref,
-                        channel_slug=channel_slug,
-                        source=origin.source,
-                    )
-            except IntegrityError:
-                existing = Reservation.objects.filter(
-                    channel_slug=channel_slug,
-                    order_id=order_id,
-                    sku=line.sku,
-                    line_ref=line.line_ref,
-                ).first()
-                raise DuplicateReservation(
-                    f"Order {order_id} already has a reservation for {line.sku.code}.",
-                    reservation_id=existing.pk if existing else None,
-                ) from None
+            # A duplicate order line violates a UNIQUE constraint; the whole operation
+            # then rolls back and stock_reserve_order reports which reservation exists.
+            reservation = Reservation.objects.create(
+                sku=line.sku,
+                quantity=line.quantity,
+                order_id=order_id,
+                line_ref=line.line_ref,
+                channel_slug=channel_slug,
+                source=origin.source,
+            )
             merged: dict[int, int] = {}
             for level, take in plan:
                 merged[level.location_id] = merged.get(level.location_id, 0) + take
@@ -549,13 +551,14 @@ def stock_reserve_order(
                     for loc, qty in merged.items()
                 ]
             )
-            reservation_ids.append(reservation.pk)
+            reservations.append(reservation)
         for line, shortfall in shortfalls:
             _open_oversell_incident(
                 sku=line.sku, shortfall=shortfall, channel_slug=channel_slug, order_id=order_id
             )
+        pending.operation.reservations = reservations
         return {
-            "reservation_ids": reservation_ids,
+            "reservation_ids": [reservation.pk for reservation in reservations],
             "oversold": {line.sku.code: shortfall for line, shortfall in shortfalls},
         }
 
@@ -565,8 +568,24 @@ def stock_reserve_order(
         "channel": channel_slug,
         "locations": [place.pk for place in candidates],
     }
-    operation = _operate(MovementKind.RESERVE, origin=origin, payload=payload, work=work)
-    ids = operation.result.get("reservation_ids", [])
+    try:
+        operation = _operate(MovementKind.RESERVE, origin=origin, payload=payload, work=work)
+    except IntegrityError:
+        existing = Reservation.objects.filter(
+            channel_slug=channel_slug,
+            order_id=order_id,
+            sku__in=[line.sku for line in lines],
+            line_ref__in=[line.line_ref for line in lines],
+        ).first()
+        if existing is None:
+            raise
+        raise DuplicateReservation(
+            f"Order {order_id} already has a reservation for {existing.sku.code}.",
+            reservation_id=existing.pk,
+        ) from None
+    if getattr(operation, "reservations", None) is not None:
+        return operation.reservations
+    ids = operation.result.get("reservation_ids", [])  # a replay: read what was made
     by_id = Reservation.objects.in_bulk(ids)
     return [by_id[pk] for pk in ids]
 
