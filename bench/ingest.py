@@ -572,18 +572,15 @@ def quiet_clients() -> None:
 
 
 def prepare() -> str:
-    """A Shopify channel with a fresh secret, and the SKU the orders name."""
+    """A Shopify channel with a fresh secret. No SKU: nothing is processed, only stored."""
     import secrets
 
     from django.db import connections
 
     from channels.models import ChannelKind
     from channels.services import channel_create
-    from ledger.services import sku_create, stock_receive
 
     secret = f"shpss_{secrets.token_hex(16)}"
-    sku = sku_create(code=SKU_CODE, title="Benchmark tee")
-    stock_receive(sku=sku, quantity=1_000_000)
     channel_create(
         slug=CHANNEL_SLUG, kind=ChannelKind.SHOPIFY, name="Benchmark shop", webhook_secret=secret
     )

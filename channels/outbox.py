@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -25,6 +26,7 @@ from ledger.models import Location, StockLevel
 from .allocation import POOL, Rule, published_quantity
 from .models import (
     AllocationRule,
+    Channel,
     ChannelLocation,
     Listing,
     ListingState,
@@ -69,16 +71,40 @@ def effective_rules(
     return {(row.channel_id, row.sku_id): Rule.of(row) for row in rows}
 
 
-LISTING_FIELDS = (
-    "id",
-    "channel_id",
-    "sku_id",
-    "published",
-    "target_version",
-    "confirmed",
-    "state",
-    "channel__enabled",
-)
+@dataclass
+class _ListingRow:
+    id: int
+    channel_id: int
+    sku_id: int
+    published: int
+    target_version: int
+    confirmed: int | None
+    state: str
+    enabled: bool
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+def _listing_rows(sku_ids: set[int], channel_ids: set[int] | None) -> list[_ListingRow]:
+    """The listings of these SKUs with their channel's enabled flag; plain SQL because
+    it runs inside every stock movement, usually to find there are none."""
+    listing, channel = Listing._meta.db_table, Channel._meta.db_table
+    sql = (
+        f"SELECT l.id, l.channel_id, l.sku_id, l.published, l.target_version, l.confirmed, "
+        f"l.state, c.enabled FROM {listing} l JOIN {channel} c ON c.id = l.channel_id "
+        f"WHERE l.sku_id IN ({', '.join(['%s'] * len(sku_ids))})"
+    )
+    params = list(sku_ids)
+    if channel_ids is not None:
+        if not channel_ids:
+            return []
+        sql += f" AND l.channel_id IN ({', '.join(['%s'] * len(channel_ids))})"
+        params += list(channel_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY l.id", params)
+        return [_ListingRow(*row) for row in cursor.fetchall()]
 
 
 def outbox_refresh_for_skus(
@@ -94,12 +120,9 @@ def outbox_refresh_for_skus(
     number of listings queued.
     """
     sku_ids = set(sku_ids)
-    # Only the columns needed: loading whole channels would decrypt their credentials
-    # on every stock movement.
-    listings_qs = Listing.objects.filter(sku_id__in=sku_ids).select_related("channel")
-    if channel_ids is not None:
-        listings_qs = listings_qs.filter(channel_id__in=set(channel_ids))
-    listings = list(listings_qs.only(*LISTING_FIELDS))
+    if not sku_ids:
+        return 0
+    listings = _listing_rows(sku_ids, set(channel_ids) if channel_ids is not None else None)
     if not listings:
         return 0
     involved = {listing.channel_id for listing in listings}
@@ -107,8 +130,8 @@ def outbox_refresh_for_skus(
     rules = effective_rules(sku_ids=sku_ids, channel_ids=involved)
 
     now = timezone.now()
-    changed: list[Listing] = []
-    queued: list[tuple[Listing, int]] = []
+    changed: list[_ListingRow] = []
+    queued: list[tuple[_ListingRow, int]] = []
     for listing in listings:
         rule = rules.get((listing.channel_id, listing.sku_id)) or rules.get(
             (listing.channel_id, None), POOL
@@ -119,7 +142,7 @@ def outbox_refresh_for_skus(
         previous = listing.confirmed if listing.confirmed is not None else listing.published
         listing.published = target
         listing.target_version += 1
-        if listing.channel.enabled and listing.state != ListingState.UNMAPPED:
+        if listing.enabled and listing.state != ListingState.UNMAPPED:
             listing.state = ListingState.PENDING
             priority = (
                 OutboxEntry.PRIORITY_DECREASE
@@ -137,7 +160,7 @@ def outbox_refresh_for_skus(
     return len(queued)
 
 
-def _update_listings(listings: list[Listing]) -> None:
+def _update_listings(listings: list[_ListingRow]) -> None:
     table = Listing._meta.db_table
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -146,7 +169,7 @@ def _update_listings(listings: list[Listing]) -> None:
         )
 
 
-def _upsert_pending(queued: list[tuple[Listing, int]], now) -> None:
+def _upsert_pending(queued: list[tuple[_ListingRow, int]], now) -> None:
     """One statement: insert a pending entry per listing, or coalesce into the pending one
     (newer target replaces it, its backoff and attempts stay, decreases win priority).
     The arbiter is the partial unique index one_pending_per_listing."""

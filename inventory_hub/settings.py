@@ -125,7 +125,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A publish fails fast when Redis is down or hung (see queueing.py): one connection
+        # attempt instead of kombu's retry loop, and socket timeouts so a Redis that stops
+        # answering cannot hold a web request.
+        "max_retries": 0,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
+    }
 else:
     BROKER_DIR = VAR_DIR / "broker"
     for sub in ("out", "processed"):
@@ -155,7 +163,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish must not hang a web request when the broker is down: the inbox and outbox
 # rows are durable and the beat sweepers re-enqueue them.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
+# Workers and beat reconnect forever after a broker outage (0 would make them exit).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Benchmark-only routes (bench/views.py); never on in production.
+BENCH_ROUTES = env_bool("BENCH_ROUTES", False)
 OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "90"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -46,3 +47,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("channels.urls")),
 ]
+
+if settings.BENCH_ROUTES:
+    from bench.views import HmacOnlyView
+
+    urlpatterns.insert(0, path("bench/hmac-only/", HmacOnlyView.as_view(), name="bench-hmac-only"))

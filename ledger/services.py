@@ -23,9 +23,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
+from . import sql
 from .errors import (
     DuplicateReservation,
     IdempotencyConflict,
@@ -121,16 +122,8 @@ class _Pending:
         if not self.movements:
             return
         now = timezone.now()
-        # One plain UPDATE per touched level (an operation touches one or two): cheaper
-        # than a CASE-built bulk update, and it keeps updated_at honest.
-        for level in self.levels.values():
-            StockLevel.objects.filter(pk=level.pk).update(
-                on_hand=level.on_hand,
-                committed=level.committed,
-                version=level.version,
-                updated_at=now,
-            )
-        Movement.objects.bulk_create(self.movements)
+        sql.update_levels(list(self.levels.values()), now)
+        sql.insert(self.movements, with_ids=False)
         sku_ids = {level.sku_id for level in self.levels.values()}
         # The outbox rows for every channel listing of these SKUs are written in this
         # same transaction: a movement without its push is a lost update.
@@ -239,14 +232,14 @@ def _operate(
             if key:
                 # Inserted first: a concurrent retry with the same key now waits on the
                 # unique index until this transaction ends, then replays it.
-                operation.save()
+                sql.insert([operation])
             pending = _Pending(operation=operation, origin=origin)
             operation.result = work(pending) or {}
             if key:
                 if operation.result:
                     operation.save(update_fields=["result"])
             else:
-                operation.save()
+                sql.insert([operation])
             pending.write()
     except IntegrityError:
         # A concurrent request with the same key committed first: replay it.
@@ -268,21 +261,11 @@ def _lock_levels(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Stoc
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-
-    def select() -> dict[tuple[int, int], StockLevel]:
-        condition = Q()
-        for sku_id, location_id in wanted:
-            condition |= Q(sku_id=sku_id, location_id=location_id)
-        rows = StockLevel.objects.select_for_update().filter(condition).order_by("id")
-        return {(row.sku_id, row.location_id): row for row in rows}
-
-    levels = select()
+    levels = sql.lock_levels(wanted)
     missing = [pair for pair in wanted if pair not in levels]
     if missing:
-        StockLevel.objects.bulk_create(
-            [StockLevel(sku_id=s, location_id=loc) for s, loc in missing], ignore_conflicts=True
-        )
-        levels = select()
+        sql.create_missing_levels(missing, timezone.now())
+        levels = sql.lock_levels(wanted)
     return levels
 
 
@@ -450,7 +433,7 @@ def _candidate_locations(
         return [location]
     if locations:
         return list(locations)
-    return list(Location.objects.order_by("priority", "id"))
+    return sql.locations_by_priority()
 
 
 def stock_reserve(
@@ -533,7 +516,7 @@ def stock_reserve_order(
         for line, plan in plans:
             # A duplicate order line violates a UNIQUE constraint; the whole operation
             # then rolls back and stock_reserve_order reports which reservation exists.
-            reservation = Reservation.objects.create(
+            reservation = Reservation(
                 sku=line.sku,
                 quantity=line.quantity,
                 order_id=order_id,
@@ -541,15 +524,17 @@ def stock_reserve_order(
                 channel_slug=channel_slug,
                 source=origin.source,
             )
+            sql.insert([reservation])
             merged: dict[int, int] = {}
             for level, take in plan:
                 merged[level.location_id] = merged.get(level.location_id, 0) + take
                 pending.move(level, MovementKind.RESERVE, committed=take, reservation=reservation)
-            ReservationLine.objects.bulk_create(
+            sql.insert(
                 [
                     ReservationLine(reservation=reservation, location_id=loc, quantity=qty)
                     for loc, qty in merged.items()
-                ]
+                ],
+                with_ids=False,
             )
             reservations.append(reservation)
         for line, shortfall in shortfalls:
