@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -168,6 +168,7 @@ class ChannelListApi(ListAPIView):
 
 
 class ChannelDetailApi(APIView):
+    @extend_schema_serializer(component_name="ChannelUpdate")
     class UpdateSerializer(ChannelInputSerializer):
         slug = None
         kind = None
@@ -199,6 +200,7 @@ class ChannelDetailApi(APIView):
 
 
 class AllocationOverrideApi(APIView):
+    @extend_schema_serializer(component_name="AllocationOverride")
     class InputSerializer(AllocationSerializer):
         sku = serializers.CharField(max_length=100)
 
@@ -246,6 +248,7 @@ class ListingSerializer(serializers.ModelSerializer):
 
 
 class ListingListApi(ListAPIView):
+    @extend_schema_serializer(component_name="ListingMap")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=100)
         external_id = serializers.CharField(
@@ -359,7 +362,6 @@ def _dead_entry(pk: int) -> OutboxEntry:
 class DlqEntryActionApi(APIView):
     action: str = "retry"
 
-    @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, pk: int) -> Response:
         entry = _dead_entry(pk)
         service = dlq_retry if self.action == "retry" else dlq_discard
@@ -370,6 +372,7 @@ class DlqEntryActionApi(APIView):
 class DlqBulkActionApi(APIView):
     action: str = "retry"
 
+    @extend_schema_serializer(component_name="DlqBulkAction")
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
         channel = serializers.SlugField(required=False)
@@ -379,7 +382,6 @@ class DlqBulkActionApi(APIView):
                 raise serializers.ValidationError({"ids": "Send ids or channel."})
             return attrs
 
-    @extend_schema(request=InputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -446,6 +448,7 @@ def _drift(pk: int) -> Drift:
 
 
 class DriftApproveApi(APIView):
+    @extend_schema_serializer(component_name="DriftApprove")
     class InputSerializer(serializers.Serializer):
         action = serializers.ChoiceField(choices=[PUSH_HUB, ACCEPT_CHANNEL])
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
@@ -460,6 +463,7 @@ class DriftApproveApi(APIView):
 
 
 class DriftRejectApi(APIView):
+    @extend_schema_serializer(component_name="DriftReject")
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -487,3 +491,43 @@ class AuditApi(APIView):
             raise serializers.ValidationError({"limit": "A whole number."}) from None
         sku = sku_get(code)
         return Response({"sku": sku.code, "results": sku_audit_trail(sku=sku, limit=limit)})
+
+
+class DlqRetryApi(DlqEntryActionApi):
+    action = "retry"
+
+    @extend_schema(request=None, responses={200: dict}, operation_id="dlq_retry")
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class DlqDiscardApi(DlqEntryActionApi):
+    action = "discard"
+
+    @extend_schema(request=None, responses={200: dict}, operation_id="dlq_discard")
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class DlqBulkRetryApi(DlqBulkActionApi):
+    action = "retry"
+
+    @extend_schema(
+        request=DlqBulkActionApi.InputSerializer,
+        responses={200: dict},
+        operation_id="dlq_bulk_retry",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+class DlqBulkDiscardApi(DlqBulkActionApi):
+    action = "discard"
+
+    @extend_schema(
+        request=DlqBulkActionApi.InputSerializer,
+        responses={200: dict},
+        operation_id="dlq_bulk_discard",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -36,10 +38,20 @@ class WebhookIntakeView(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
+    @extend_schema(
+        summary="eBay endpoint validation (GET ?challenge_code=...)",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request, slug: str) -> Response:
         # eBay validates an endpoint with GET ?challenge_code=...
         return self.post(request, slug)
 
+    @extend_schema(
+        summary="Receive a signed channel webhook",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, slug: str) -> Response:
         channel = Channel.objects.filter(slug=slug).first()
         if channel is None:

@@ -192,6 +192,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stock truth, reservations, channels, drift and the dead-letter queue.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "channels.models.ChannelKind",
+        "MovementKindEnum": "ledger.models.MovementKind",
+        "MovementRequestKindEnum": "ledger.api.MOVEMENT_KINDS",
+    },
 }
 
 # --- Auth, static, i18n ---------------------------------------------------------------

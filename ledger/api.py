@@ -6,7 +6,12 @@ Views parse input, call one service, render output. Errors follow one shape
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -64,6 +69,7 @@ def replay_headers(operation) -> dict[str, str]:
 
 
 class SkuListApi(ListAPIView):
+    @extend_schema_serializer(component_name="SkuSummary")
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField()
         title = serializers.CharField()
@@ -76,6 +82,7 @@ class SkuListApi(ListAPIView):
         def get_available(self, sku) -> int:
             return sku.total_on_hand - sku.total_committed
 
+    @extend_schema_serializer(component_name="SkuCreate")
     class InputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=100)
         title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
@@ -145,11 +152,13 @@ class SkuDetailApi(APIView):
 
 
 class LocationListApi(ListAPIView):
+    @extend_schema_serializer(component_name="Location")
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
             model = Location
             fields = ["code", "name", "priority", "is_default"]
 
+    @extend_schema_serializer(component_name="LocationCreate")
     class InputSerializer(serializers.Serializer):
         code = serializers.SlugField(max_length=50)
         name = serializers.CharField(max_length=100)
@@ -201,6 +210,7 @@ MOVEMENT_KINDS = [
 
 
 class MovementCreateApi(APIView):
+    @extend_schema_serializer(component_name="MovementCreate")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=100)
         location = serializers.SlugField(max_length=50, required=False)
@@ -237,6 +247,7 @@ class MovementCreateApi(APIView):
                 raise serializers.ValidationError({"counted_at": "Only counts have counted_at."})
             return attrs
 
+    @extend_schema_serializer(component_name="StockOperation")
     class OutputSerializer(serializers.Serializer):
         operation = serializers.IntegerField(source="pk")
         kind = serializers.CharField()
@@ -315,6 +326,7 @@ class ReservationSerializer(serializers.ModelSerializer):
 
 
 class ReservationCreateApi(APIView):
+    @extend_schema_serializer(component_name="ReservationCreate")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
@@ -380,6 +392,7 @@ class ReservationShipApi(ReservationReleaseApi):
 
 
 class IncidentListApi(ListAPIView):
+    @extend_schema_serializer(component_name="OversellIncident")
     class OutputSerializer(serializers.ModelSerializer):
         sku = serializers.CharField(source="sku.code")
 
