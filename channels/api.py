@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.http import HttpResponse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -359,9 +360,20 @@ def _dead_entry(pk: int) -> OutboxEntry:
     return entry
 
 
+class DlqActionSchema(AutoSchema):
+    """One view class serves retry and discard (`as_view(action=...)`): name each
+    operation after its action so the OpenAPI operation ids stay unique."""
+
+    def get_operation_id(self) -> str:
+        scope = "bulk_" if "pk" not in self.path_regex and "{id}" not in self.path else ""
+        return f"dlq_{scope}{self.view.action}"
+
+
 class DlqEntryActionApi(APIView):
     action: str = "retry"
+    schema = DlqActionSchema()
 
+    @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, pk: int) -> Response:
         entry = _dead_entry(pk)
         service = dlq_retry if self.action == "retry" else dlq_discard
@@ -371,6 +383,7 @@ class DlqEntryActionApi(APIView):
 
 class DlqBulkActionApi(APIView):
     action: str = "retry"
+    schema = DlqActionSchema()
 
     @extend_schema_serializer(component_name="DlqBulkAction")
     class InputSerializer(serializers.Serializer):
@@ -382,6 +395,7 @@ class DlqBulkActionApi(APIView):
                 raise serializers.ValidationError({"ids": "Send ids or channel."})
             return attrs
 
+    @extend_schema(request=InputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -491,43 +505,3 @@ class AuditApi(APIView):
             raise serializers.ValidationError({"limit": "A whole number."}) from None
         sku = sku_get(code)
         return Response({"sku": sku.code, "results": sku_audit_trail(sku=sku, limit=limit)})
-
-
-class DlqRetryApi(DlqEntryActionApi):
-    action = "retry"
-
-    @extend_schema(request=None, responses={200: dict}, operation_id="dlq_retry")
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
-
-
-class DlqDiscardApi(DlqEntryActionApi):
-    action = "discard"
-
-    @extend_schema(request=None, responses={200: dict}, operation_id="dlq_discard")
-    def post(self, request: Request, pk: int) -> Response:
-        return super().post(request, pk)
-
-
-class DlqBulkRetryApi(DlqBulkActionApi):
-    action = "retry"
-
-    @extend_schema(
-        request=DlqBulkActionApi.InputSerializer,
-        responses={200: dict},
-        operation_id="dlq_bulk_retry",
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)
-
-
-class DlqBulkDiscardApi(DlqBulkActionApi):
-    action = "discard"
-
-    @extend_schema(
-        request=DlqBulkActionApi.InputSerializer,
-        responses={200: dict},
-        operation_id="dlq_bulk_discard",
-    )
-    def post(self, request: Request) -> Response:
-        return super().post(request)

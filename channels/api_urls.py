@@ -21,10 +21,12 @@ urlpatterns = [
     path("listings/import/", api.ListingImportApi.as_view(), name="listing-import"),
     path("listings/export/", api.ListingExportApi.as_view(), name="listing-export"),
     path("dlq/", api.DlqListApi.as_view(), name="dlq-list"),
-    path("dlq/retry/", api.DlqBulkRetryApi.as_view(), name="dlq-bulk-retry"),
-    path("dlq/discard/", api.DlqBulkDiscardApi.as_view(), name="dlq-bulk-discard"),
-    path("dlq/<int:pk>/retry/", api.DlqRetryApi.as_view(), name="dlq-retry"),
-    path("dlq/<int:pk>/discard/", api.DlqDiscardApi.as_view(), name="dlq-discard"),
+    path("dlq/retry/", api.DlqBulkActionApi.as_view(action="retry"), name="dlq-bulk-retry"),
+    path("dlq/discard/", api.DlqBulkActionApi.as_view(action="discard"), name="dlq-bulk-discard"),
+    path("dlq/<int:pk>/retry/", api.DlqEntryActionApi.as_view(action="retry"), name="dlq-retry"),
+    path(
+        "dlq/<int:pk>/discard/", api.DlqEntryActionApi.as_view(action="discard"), name="dlq-discard"
+    ),
     path("drift/", api.DriftListApi.as_view(), name="drift-list"),
     path("drift/<int:pk>/approve/", api.DriftApproveApi.as_view(), name="drift-approve"),
     path("drift/<int:pk>/reject/", api.DriftRejectApi.as_view(), name="drift-reject"),
