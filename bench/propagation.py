@@ -248,7 +248,9 @@ class Processes:
     def stop(self, procs: list[Proc] | None = None, timeout: float = 20.0) -> None:
         targets = list(self.procs if procs is None else procs)
         for proc in targets:
-            self._signal(proc, signal.SIGTERM)
+            # The main process only: it stops its children itself (a warm shutdown).
+            with contextlib.suppress(ProcessLookupError):
+                proc.popen.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for proc in targets:
             try:
@@ -432,6 +434,7 @@ class Hub:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.started: list[Proc] = []
+        self.marks: dict[Path, int] = {}
 
     def env(self, log_level: str) -> dict[str, str]:
         from django.conf import settings
@@ -513,12 +516,22 @@ class Hub:
         self.procs.stop(self.started)
         self.started = []
 
+    def mark(self) -> None:
+        """task_stats() counts what the workers log after this point."""
+        for index in range(self.args.workers):
+            path = self.log(f"worker-{index}")
+            self.marks[path] = path.stat().st_size
+
     def task_stats(self) -> dict[str, Any]:
-        """From the workers' INFO logs: tasks run, their durations, empty drains."""
+        """From the workers' INFO logs since mark(): tasks run, durations, empty drains."""
         durations: dict[str, list[float]] = defaultdict(list)
         empty_drains = 0
+        outcomes: Counter[str] = Counter()
         for index in range(self.args.workers):
-            text = self.log(f"worker-{index}").read_text(errors="replace")
+            path = self.log(f"worker-{index}")
+            with open(path, "rb") as log:
+                log.seek(self.marks.get(path, 0))
+                text = log.read().decode(errors="replace")
             for line in text.splitlines():
                 match = TASK_LINE.search(line)
                 if not match:
@@ -527,6 +540,8 @@ class Hub:
                 durations[name].append(float(match.group(2)) * 1000)
                 if name == "drain_outbox" and match.group(3).strip() == "0":
                     empty_drains += 1
+                if name == "process_event":
+                    outcomes[match.group(3).strip()] += 1
         out: dict[str, Any] = {}
         for name, values in sorted(durations.items()):
             out[name] = {
@@ -538,6 +553,8 @@ class Hub:
             }
         if "drain_outbox" in out:
             out["drain_outbox"]["handled_nothing"] = empty_drains
+        if "process_event" in out:
+            out["process_event"]["results"] = dict(outcomes)
         return out
 
     def tracebacks(self) -> int:
@@ -548,6 +565,26 @@ class Hub:
 
 
 # --- Django in this process ---------------------------------------------------------------
+
+
+class PublishCounter:
+    """Counts the Celery tasks this process publishes (Celery's before_task_publish)."""
+
+    def __init__(self) -> None:
+        from celery.signals import before_task_publish
+
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        before_task_publish.connect(self._count, weak=False)
+
+    def _count(self, sender: str | None = None, **kwargs: Any) -> None:
+        with self._lock:
+            self.counts[str(sender).rsplit(".", 1)[-1]] += 1
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            counts, self.counts = dict(self.counts), Counter()
+        return counts
 
 
 def use_database(name: str) -> None:
@@ -695,7 +732,14 @@ def wait_in_sync(channel_ids: list[int], procs: Processes, timeout: float, what:
             )
         if elapsed - last_log >= 10:
             last_log = elapsed
-            common.log(f"{what}: {unsynced} listings not in sync yet, outbox {open_entries} open")
+            by_channel = dict(
+                Counter(
+                    Listing.objects.filter(channel_id__in=channel_ids)
+                    .exclude(state=ListingState.IN_SYNC)
+                    .values_list("channel__slug", flat=True)
+                )
+            )
+            common.log(f"{what}: not in sync yet {by_channel}, outbox {open_entries} open")
         time.sleep(0.5)
 
 
@@ -895,10 +939,17 @@ def scenario_latency(
     mapped = map_listings(channels[1:])
     common.log(f"latency: {len(channels)} channels, {len(skus)} SKUs, {mapped} listings mapped")
     channel_ids = [c.channel_id for c in channels]
-    setup_seconds = wait_in_sync(channel_ids, procs, 240, "latency setup")
+    setup_seconds = wait_in_sync(channel_ids, procs, 300, "latency setup")
     selling, others = channels[0], channels[1:]
     stores = [c.slug for c in channels]
     before = store_stats(sim, stores)
+    setup = {
+        "sync_seconds": round(setup_seconds, 1),
+        "rate_limit_violations": sum(s.get("rate_limit_violations", 0) for s in before.values()),
+        "push_failures": failure_reasons(channel_ids),
+        "bench_process_publishes": args.publishes.take(),
+    }
+    hub.mark()
     started_at = timezone.now()
     connections.close_all()  # idle during the run; the settle loop reconnects
 
@@ -935,7 +986,7 @@ def scenario_latency(
         "orders_missing_in_hub": data["missing_in_hub"],
         "settle_seconds": round(settle_seconds, 1),
         "settled": settled,
-        "setup_sync_seconds": round(setup_seconds, 1),
+        "setup": setup,
         "queues": sampler.report(),
         "outbox": outbox_state(channel_ids),
         "push_failures": failure_reasons(channel_ids, since=started_at),
@@ -944,6 +995,7 @@ def scenario_latency(
             s.get("rate_limit_violations", 0) for s in stats_delta(after, before).values()
         ),
         "tasks": hub.task_stats(),
+        "bench_process_publishes": args.publishes.take(),
         "channels": {c.slug: c.kind for c in channels},
     }
     common.log(f"latency: {json.dumps(result['latency_ms'])}")
@@ -981,6 +1033,8 @@ def scenario_bulk(
     stores = [c.slug for c in channels]
     want = n * len(channels)
     before = store_stats(sim, stores)
+    args.publishes.take()
+    hub.mark()
     connections.close_all()
 
     progress = {"created": 0}
@@ -1037,7 +1091,10 @@ def scenario_bulk(
                 last_log = elapsed
                 made = progress["created"]
                 timeline.append((round(elapsed, 1), made, confirmed))
-                common.log(f"bulk: {elapsed:5.1f}s created ~{made}, confirmed {confirmed}/{want}")
+                common.log(
+                    f"bulk: {elapsed:5.1f}s created ~{made}, confirmed {confirmed}/{want}, "
+                    f"queues {sampler.samples[-1][1] if sampler.samples else {}}"
+                )
             if elapsed > args.bulk_timeout or errors:
                 break
             procs.check()
@@ -1074,6 +1131,7 @@ def scenario_bulk(
         "queues": sampler.report(),
         "timeline": timeline,
         "tasks": hub.task_stats(),
+        "bench_process_publishes": args.publishes.take(),
         "channels": {c.slug: c.kind for c in channels},
         "errors": errors[:5],
     }
@@ -1147,6 +1205,7 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
     os.environ["DATABASE_URL"] = template_url
     common.setup_django()
     quiet_clients()
+    args.publishes = PublishCounter()
     from django.db import connections
 
     connections.close_all()  # the template must have no sessions to be copied

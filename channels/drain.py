@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -60,10 +61,42 @@ THROTTLE_FLOOR = 60.0
 MAX_BATCHES_PER_RUN = 50
 
 
+MAX_TOKEN_WAIT = 5.0
+
+
+class TokensExhausted(ChannelError):
+    """The hub's own bucket for this channel is empty for longer than a worker should
+    wait: nothing was sent for the rest of the batch, no attempt is spent."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limit: next token in {wait:.1f}s")
+        self.wait = wait
+
+
+def token_taker(channel: Channel):
+    """Called by the adapter before every HTTP request: take a token from the channel's
+    shared bucket, sleeping briefly when it is empty."""
+
+    # Stay under the channel's own limit: its bucket and ours start and refill on
+    # different clocks, and network jitter bunches requests up on arrival.
+    rate = channel.rate_limit_per_second * 0.9
+    burst = max(1, int(channel.rate_limit_burst * 0.9))
+
+    def take() -> None:
+        waited = 0.0
+        while wait := ratelimit.take(channel.slug, rate=rate, burst=burst):
+            if waited + wait > MAX_TOKEN_WAIT:
+                raise TokensExhausted(wait)
+            time.sleep(wait)
+            waited += wait
+
+    return take
+
+
 @dataclass
 class Result:
     entry: OutboxEntry
-    outcome: str  # confirmed | retry | dead
+    outcome: str  # confirmed | retry | dead | deferred (no token: untouched, no attempt)
     error: str = ""
     wait: float | None = None
     channel_quantity: int | None = None
@@ -86,19 +119,16 @@ def outbox_drain_channel(*, channel_id: int) -> int:
             # Open circuit: leave the rows pending (no attempt is spent); the sweep
             # comes back after the cool-down for the half-open trial.
             break
-        wait = ratelimit.take(
-            channel.slug, rate=channel.rate_limit_per_second, burst=channel.rate_limit_burst
-        )
-        if wait:
-            # No token: leave the rows pending; beat's sweep comes back for them.
-            break
         entries = _claim(channel)
         if not entries:
             break
         results = _push(channel, entries)
-        failed = all(r.outcome != "confirmed" for r in results)
-        breaker.record(channel.slug, ok=not failed)
+        if any(r.outcome != "deferred" for r in results):
+            failed = all(r.outcome not in ("confirmed", "deferred") for r in results)
+            breaker.record(channel.slug, ok=not failed)
         _record(channel, results)
+        if any(r.outcome == "deferred" for r in results):
+            break  # out of tokens for a while: the sweep comes back when they refill
         handled += len(entries)
     return handled
 
@@ -150,6 +180,7 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             credentials={"webhook_secret": channel.webhook_secret, **(channel.credentials or {})},
             settings=channel.settings or {},
             timeout=float((channel.settings or {}).get("timeout_seconds", 10)),
+            throttle=token_taker(channel),
         ) as adapter:
             outcomes = adapter.push_levels(pushes)
             accepted = [
@@ -158,6 +189,8 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
                 if outcome.status == "accepted"
             ]
             shown = adapter.read_levels([push.ref for _, push in accepted]) if accepted else {}
+    except TokensExhausted as exc:
+        return [Result(entry, "deferred", str(exc), exc.wait) for entry in entries]
     except ChannelThrottled as exc:
         wait = max(exc.retry_after or 0, THROTTLE_FLOOR)
         return [Result(entry, "retry", f"throttled: {exc}", wait) for entry in entries]
@@ -230,6 +263,11 @@ def _record(channel: Channel, results: list[Result]) -> None:
                     (now - entry.enqueued_at).total_seconds()
                 )
                 message = f"confirmed {entry.quantity}"
+            elif result.outcome == "deferred":
+                entry.status = OutboxStatus.PENDING
+                entry.attempts -= 1  # claimed but never sent
+                entry.next_attempt_at = now + timedelta(seconds=result.wait or 1)
+                message = f"deferred: {result.error}"
             elif listing.pk in newer:
                 entry.status = OutboxStatus.SUPERSEDED
                 message = f"superseded while pushing {entry.quantity}: {result.error}"
@@ -259,7 +297,14 @@ def _record(channel: Channel, results: list[Result]) -> None:
             )
         OutboxEntry.objects.bulk_update(
             [r.entry for r in results],
-            ["status", "claimed_until", "last_error", "next_attempt_at", "confirmed_at"],
+            [
+                "status",
+                "attempts",
+                "claimed_until",
+                "last_error",
+                "next_attempt_at",
+                "confirmed_at",
+            ],
         )
         Listing.objects.bulk_update(
             list(listings.values()),

@@ -23,20 +23,18 @@ class ChannelKind(models.TextChoices):
     SANDBOX = "sandbox", "Sandbox (channel simulator)"
 
 
-# Capabilities each kind starts with (CHANNELS.md); a channel may lower them.
-KIND_DEFAULTS: dict[str, dict] = {
-    ChannelKind.SHOPIFY: {"batch_size": 250, "compare_and_set": True, "rate": 2.0, "burst": 40},
-    ChannelKind.WOOCOMMERCE: {
-        "batch_size": 100,
-        "compare_and_set": False,
-        "rate": 10.0,
-        "burst": 20,
-    },
-    ChannelKind.AMAZON: {"batch_size": 1, "compare_and_set": False, "rate": 5.0, "burst": 5},
-    ChannelKind.EBAY: {"batch_size": 25, "compare_and_set": False, "rate": 10.0, "burst": 20},
-    ChannelKind.STANDARD: {"batch_size": 100, "compare_and_set": False, "rate": 10.0, "burst": 20},
-    ChannelKind.SANDBOX: {"batch_size": 100, "compare_and_set": False, "rate": 10.0, "burst": 20},
-}
+def kind_defaults(kind: str) -> dict:
+    """Capabilities a channel of this kind starts with: its adapter's (CHANNELS.md limits).
+    A channel may lower them in its settings."""
+    from .adapters.base import adapter_class
+
+    adapter = adapter_class(kind)
+    return {
+        "batch_size": adapter.max_batch,
+        "compare_and_set": adapter.supports_compare_and_set,
+        "rate": adapter.rate_per_second,
+        "burst": adapter.burst,
+    }
 
 
 class Channel(models.Model):

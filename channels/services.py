@@ -18,7 +18,6 @@ from inventory_hub.errors import DomainError
 from ledger.models import Location, Sku, normalize_sku_code
 
 from .models import (
-    KIND_DEFAULTS,
     AllocationMode,
     AllocationRule,
     Channel,
@@ -28,6 +27,7 @@ from .models import (
     ChannelLocation,
     Listing,
     ListingState,
+    kind_defaults,
 )
 from .outbox import outbox_refresh_for_skus
 
@@ -96,7 +96,7 @@ def channel_create(
     if Channel.objects.filter(slug=slug).exists():
         raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
     settings = dict(settings or {})
-    defaults = KIND_DEFAULTS[kind]
+    defaults = kind_defaults(kind)
     with transaction.atomic():
         channel = Channel.objects.create(
             slug=slug,

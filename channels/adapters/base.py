@@ -34,7 +34,7 @@ import importlib
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import urlsplit
@@ -178,6 +178,7 @@ class ChannelAdapter(ABC):
         settings: Mapping[str, Any],
         client: httpx.Client | None = None,
         timeout: float = 10.0,
+        throttle: Callable[[], None] | None = None,
     ) -> None:
         if not base_url:
             raise ChannelRejected(f"{self.kind}: the channel has no base_url")
@@ -185,6 +186,9 @@ class ChannelAdapter(ABC):
         self.credentials = dict(credentials)
         self.settings = dict(settings)
         self.timeout = httpx.Timeout(timeout)
+        # Called before every HTTP request: the hub's shared token bucket for the channel
+        # (it waits, or raises a ChannelError when the wait would be too long).
+        self.throttle = throttle
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=self.timeout)
 
@@ -274,6 +278,8 @@ class ChannelAdapter(ABC):
         found", not an error); any other status outside 2xx raises.
         """
         target = urlsplit(url).path
+        if self.throttle is not None:
+            self.throttle()
         try:
             response = self._client.request(method, url, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException as exc:

@@ -31,8 +31,8 @@ def sim():
     server.stop()
 
 
-def connect(sim, kind, slug, **settings):
-    store = sim.create_store(kind, slug, levels=LEVELS, webhook_url="http://127.0.0.1:9/")
+def connect(sim, kind, slug, levels=LEVELS, **settings):
+    store = sim.create_store(kind, slug, levels=levels, webhook_url="http://127.0.0.1:9/")
     config = store["channel"]
     return channel_create(
         slug=slug,
@@ -198,4 +198,22 @@ def test_a_worker_killed_mid_batch_leaves_a_claim_another_worker_finishes(sim):
     outbox_sweep()
     assert not OutboxEntry.objects.filter(status=OutboxStatus.IN_FLIGHT).exists()
     drain(channel)
+    assert_converged(sim, channel)
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_every_http_request_takes_a_token_so_the_channel_never_throttles_us(sim):
+    catalogue = {f"SKU-{index:03d}": index + 1 for index in range(40)}
+    channel = connect(sim, "ebay", "bay", levels=dict.fromkeys(catalogue, 0))
+    stock(catalogue)
+    for _ in range(10):
+        drain(channel, rounds=1)
+        OutboxEntry.objects.filter(channel=channel, status=OutboxStatus.PENDING).update(
+            next_attempt_at=timezone.now()
+        )
+        if not OutboxEntry.objects.filter(channel=channel, status=OutboxStatus.PENDING).exists():
+            break
+        time.sleep(1)
+    assert sim.stats()["stores"]["bay"]["requests"] > 40  # reads and writes per SKU
     assert_converged(sim, channel)
