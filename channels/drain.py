@@ -58,6 +58,7 @@ def claim_lease() -> timedelta:
 # 8 attempts over about a day; a channel may set settings["retry_schedule_seconds"].
 DEFAULT_SCHEDULE = [30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
 THROTTLE_FLOOR = 60.0
+STALE_RETRY = 2.0
 MAX_BATCHES_PER_RUN = 50
 
 
@@ -96,7 +97,8 @@ def token_taker(channel: Channel):
 @dataclass
 class Result:
     entry: OutboxEntry
-    outcome: str  # confirmed | retry | dead | deferred (no token: untouched, no attempt)
+    # confirmed | retry | dead | stale (compare-and-set refused) | deferred (no token)
+    outcome: str
     error: str = ""
     wait: float | None = None
     channel_quantity: int | None = None
@@ -124,7 +126,7 @@ def outbox_drain_channel(*, channel_id: int) -> int:
             break
         results = _push(channel, entries)
         if any(r.outcome != "deferred" for r in results):
-            failed = all(r.outcome not in ("confirmed", "deferred") for r in results)
+            failed = all(r.outcome in ("retry", "dead") for r in results)
             breaker.record(channel.slug, ok=not failed)
         _record(channel, results)
         if any(r.outcome == "deferred" for r in results):
@@ -214,11 +216,16 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
                         channel_quantity=quantity,
                     )
                 )
+        elif outcome.status == "stale" and outcome.channel_quantity == entry.quantity:
+            results.append(Result(entry, "confirmed", channel_quantity=entry.quantity))
         elif outcome.status == "stale":
-            # Compare-and-set refused: the channel sold meanwhile. Remember what it shows
-            # and try again shortly; its sale webhook brings the hub's number down.
+            # Compare-and-set refused: the channel sold meanwhile. Not a failure: remember
+            # what it shows (the next push compares against it) and try again shortly;
+            # its sale webhook brings the hub's number down in the meantime.
             results.append(
-                Result(entry, "retry", f"stale: {outcome.error}", 5.0, outcome.channel_quantity)
+                Result(
+                    entry, "stale", f"stale: {outcome.error}", STALE_RETRY, outcome.channel_quantity
+                )
             )
         elif outcome.status == "retry":
             wait = max(outcome.retry_after or 0, THROTTLE_FLOOR) if outcome.retry_after else None
@@ -263,11 +270,13 @@ def _record(channel: Channel, results: list[Result]) -> None:
                     (now - entry.enqueued_at).total_seconds()
                 )
                 message = f"confirmed {entry.quantity}"
-            elif result.outcome == "deferred":
+            elif result.outcome in ("deferred", "stale") and listing.pk not in newer:
+                # Neither is the channel failing: no attempt is spent, no backoff grows.
                 entry.status = OutboxStatus.PENDING
-                entry.attempts -= 1  # claimed but never sent
+                entry.attempts -= 1
                 entry.next_attempt_at = now + timedelta(seconds=result.wait or 1)
-                message = f"deferred: {result.error}"
+                listing.state = ListingState.PENDING
+                message = f"{result.outcome}: {result.error}"
             elif listing.pk in newer:
                 entry.status = OutboxStatus.SUPERSEDED
                 message = f"superseded while pushing {entry.quantity}: {result.error}"
