@@ -120,8 +120,15 @@ class Command(BaseCommand):
         if kind == ChannelKind.SHOPIFY:
             base["location_id"] = "1"
         if kind == ChannelKind.AMAZON:
+            store = base["base_url"]
             base.update(
-                seller_id="DEMO-SELLER", marketplace_id="ATVPDKIKX0DER", product_type="PRODUCT"
+                seller_id="DEMO-SELLER",
+                marketplace_id="ATVPDKIKX0DER",
+                product_type="PRODUCT",
+                lwa_token_url=f"{store}/auth/o2/token",
+                # Amazon notifications arrive through the store's simulated SQS queue.
+                sqs_endpoint_url=f"{store}/sqs",
+                sqs_queue_url=f"{store}/sqs/{slug}-notifications",
             )
         return base
 
