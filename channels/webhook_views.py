@@ -104,4 +104,13 @@ def _secret_settings(channel: Channel) -> dict:
     """Kind options that are secrets live in the encrypted credentials."""
     credentials = channel.credentials or {}
     keys = ("verification_token", "application_token", "endpoint_url")
-    return {key: credentials[key] for key in keys if key in credentials}
+    secret = {key: credentials[key] for key in keys if key in credentials}
+    if (
+        channel.kind == "ebay"
+        and "application_token" not in secret
+        and credentials.get("access_token")
+    ):
+        # eBay's public-key lookup wants an OAuth token; without a separate application
+        # token, the channel's own access token is the one we have.
+        secret["application_token"] = credentials["access_token"]
+    return secret

@@ -2,8 +2,11 @@
 (scripts/services.py sets DATABASE_URL and REDIS_URL); tests that need PostgreSQL's
 row locks are marked and skipped with a reason on SQLite."""
 
+import importlib
+
 import pytest
 from django.db import connection
+from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -21,10 +24,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(autouse=True)
-def plain_http(settings):
-    """Production defaults redirect HTTP to HTTPS; the test client speaks plain HTTP."""
-    settings.SECURE_SSL_REDIRECT = False
+@pytest.fixture(scope="session", autouse=True)
+def plain_http():
+    """Tests speak plain HTTP (the test client, live servers on loopback); production's
+    HTTPS redirect and secure-only cookies would get in the way. Session-scoped so it is
+    in place before a session-scoped live server loads its middleware."""
+    with override_settings(
+        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +75,38 @@ def anonymous_api() -> APIClient:
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+APPEND_ONLY = importlib.import_module(
+    "ledger.migrations.0002_default_location_and_append_only_movements"
+)
+
+
+@pytest.fixture(autouse=True)
+def flushable_ledger_on_sqlite(request):
+    """A transactional test ends with a flush. PostgreSQL flushes with TRUNCATE, which the
+    append-only trigger does not see; SQLite flushes with DELETE, which it refuses. On
+    SQLite, empty the movements with the trigger lifted (just before the flush), then put
+    the trigger back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames)
+    if not transactional:
+        return
+
+    request.getfixturevalue("transactional_db")
+
+    def lift_and_empty() -> None:
+        if connection.vendor != "sqlite":
+            return
+        with connection.cursor() as cursor:
+            for statement in APPEND_ONLY.SQLITE_DOWN:
+                cursor.execute(statement)
+            cursor.execute("DELETE FROM ledger_movement")
+            for statement in APPEND_ONLY.SQLITE_UP:
+                cursor.execute(statement)
+
+    # Registered after transactional_db's own teardown, so it runs before the flush.
+    request.addfinalizer(lift_and_empty)

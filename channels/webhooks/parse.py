@@ -247,7 +247,12 @@ def _parse_ebay(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent]:
             )
         ]
     lines = []
-    for where, item, sku in _lines_with_sku(data.get("lineItems"), "notification.data.lineItems"):
+    # ORDER_CONFIRMATION fires once per line item, the line's fields flat in `data`; a
+    # `lineItems` array (the order-level shape) is accepted too.
+    items = data.get("lineItems")
+    if items is None and "sku" in data:
+        items = [data]
+    for where, item, sku in _lines_with_sku(items, "notification.data.lineItems"):
         line_id = item.get("lineItemId")
         lines.append(
             OrderLine(

@@ -12,12 +12,10 @@ import os
 # and by pytest-django's teardown are still synchronous and safe here.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-import importlib  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 import pytest  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from channels.models import Listing, ListingState  # noqa: E402
@@ -71,29 +69,8 @@ def browser() -> Iterator:
             browser.close()
 
 
-APPEND_ONLY = importlib.import_module(
-    "ledger.migrations.0002_default_location_and_append_only_movements"
-)
-
-
 @pytest.fixture
-def flushable_ledger(transactional_db) -> Iterator[None]:
-    """A transactional test ends with a flush. PostgreSQL flushes with TRUNCATE, which
-    the append-only trigger does not see; SQLite flushes with DELETE, which the trigger
-    refuses. On SQLite, empty the movements with the trigger lifted, then put it back."""
-    yield
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        for statement in APPEND_ONLY.SQLITE_DOWN:
-            cursor.execute(statement)
-        cursor.execute("DELETE FROM ledger_movement")
-        for statement in APPEND_ONLY.SQLITE_UP:
-            cursor.execute(statement)
-
-
-@pytest.fixture
-def shop(flushable_ledger, monkeypatch) -> None:
+def shop(transactional_db, monkeypatch) -> None:
     """Two channels and a few SKUs with stock, an open order and confirmed listings."""
     # Nothing drains an outbox here: keep the on-commit pushes out of any broker.
     monkeypatch.setattr("inventory_hub.queueing.enqueue", lambda *args, **kwargs: None)

@@ -117,6 +117,9 @@ class Command(BaseCommand):
     @staticmethod
     def _settings(kind: str, slug: str, simulator_url: str) -> dict:
         base = {"base_url": f"{simulator_url}/{kind}/{slug}"}
+        if kind == ChannelKind.EBAY:
+            key_url = f"{base['base_url']}/commerce/notification/v1/public_key/{{kid}}"
+            base["notification_key_url"] = key_url
         if kind == ChannelKind.SHOPIFY:
             base["location_id"] = "1"
         if kind == ChannelKind.AMAZON:

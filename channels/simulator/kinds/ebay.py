@@ -110,7 +110,8 @@ class EbayApi(KindApi):
             "settings": {
                 "base_url": base_url,
                 "marketplace_id": MARKETPLACE,
-                "public_key_url": f"{base_url}/commerce/notification/v1/public_key",
+                # The hub's eBay verifier fetches public keys from here (its {kid} filled in).
+                "notification_key_url": f"{base_url}/commerce/notification/v1/public_key/{{kid}}",
             },
             "credentials": {
                 "access_token": store.credentials.get("access_token") or f"v^1.1#sim-{store.name}"

@@ -590,3 +590,21 @@ def test_amazon_mfn_quantity_change_reports_a_level_even_at_zero() -> None:
 def test_amazon_malformed_payloads(topic: str, payload: Any, complaint: str) -> None:
     with pytest.raises(MalformedDelivery, match=complaint):
         parse_events("amazon", topic, payload)
+
+
+def test_ebay_order_confirmation_per_line_item_is_one_order_line():
+    from channels.webhooks.events import OrderEvent, OrderLine
+    from channels.webhooks.parse import parse_events
+
+    payload = {
+        "metadata": {"topic": "ORDER_CONFIRMATION"},
+        "notification": {
+            "notificationId": "n-1",
+            "eventDate": "2026-11-23T12:00:00.000Z",
+            "data": {"orderId": "01-1", "lineItemId": "77", "sku": "MUG", "quantity": 2},
+        },
+    }
+    [event] = parse_events("ebay", "ORDER_CONFIRMATION", payload)
+    assert isinstance(event, OrderEvent)
+    assert (event.kind, event.order_id) == ("placed", "01-1")
+    assert event.lines == (OrderLine(sku="MUG", quantity=2, line_ref="77"),)
