@@ -1033,6 +1033,28 @@ def scenario_latency(
 # --- scenario B: bulk ---------------------------------------------------------------------
 
 
+def unconfirmed_listings(channel_ids: list[int], limit: int = 5) -> list[dict]:
+    from django.db.models import F
+
+    from channels.models import Listing, ListingState
+
+    rows = (
+        Listing.objects.filter(channel_id__in=channel_ids)
+        .exclude(state=ListingState.IN_SYNC, published__gt=0, confirmed=F("published"))
+        .values("channel__slug", "sku__code", "published", "confirmed", "state")
+    )
+    return [
+        {
+            "store": r["channel__slug"],
+            "sku": r["sku__code"],
+            "published": r["published"],
+            "confirmed": r["confirmed"],
+            "state": r["state"],
+        }
+        for r in rows[:limit]
+    ]
+
+
 def bulk_quantity(index: int) -> int:
     return 1 + index % 97
 
@@ -1043,7 +1065,7 @@ def scenario_bulk(
     from django.db import connection, connections
     from django.db.models import F
 
-    from channels.models import Listing, ListingState
+    from channels.models import Listing, ListingState, OutboxEntry, OutboxStatus
     from ledger.models import Source
     from ledger.services import Origin, sku_create, stock_receive
 
@@ -1096,6 +1118,7 @@ def scenario_bulk(
     create_seconds = None
     done_seconds = None
     confirmed = 0
+    stalled, stalled_since = False, None
     with QueueSampler(hub.redis_url) as sampler:
         t0 = time.monotonic()
         for thread in threads:
@@ -1115,6 +1138,23 @@ def scenario_bulk(
             if confirmed >= want and create_seconds is not None:
                 done_seconds = elapsed
                 break
+            if (
+                create_seconds is not None
+                and not OutboxEntry.objects.filter(
+                    channel_id__in=channel_ids,
+                    status__in=[OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT],
+                ).exists()
+            ):
+                stalled_since = stalled_since or elapsed
+                if elapsed - stalled_since > 15:
+                    common.log(
+                        f"bulk: stalled: nothing pending or in flight for 15 s while "
+                        f"{want - confirmed} listings are not confirmed"
+                    )
+                    stalled = True
+                    break
+            else:
+                stalled_since = None
             if elapsed - last_log >= 5:
                 last_log = elapsed
                 made = progress["created"]
@@ -1147,6 +1187,8 @@ def scenario_bulk(
     return {
         "bulk_seconds": round(done_seconds, 1) if done_seconds is not None else None,
         "complete": done_seconds is not None,
+        "stalled": stalled,
+        "unconfirmed_listings": unconfirmed_listings(channel_ids) if done_seconds is None else [],
         "confirmed_listings": confirmed,
         "listings": want,
         "create_seconds": round(create_seconds, 1) if create_seconds is not None else None,
@@ -1294,7 +1336,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
                     )
                     if detail["order_errors"]:
                         errors.append(f"{detail['order_errors']} orders failed")
-                    stale = sum(1 for m in detail["end_state_mismatch_samples"] if m["in_sync_per_hub"])
+                    samples = detail["end_state_mismatch_samples"]
+                    stale = sum(1 for m in samples if m["in_sync_per_hub"])
                     if detail["end_state_mismatches"]:
                         inconsistent.append(
                             f"latency: {detail['end_state_mismatches']} listings end with the "
@@ -1356,7 +1399,25 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
         f"Subprocess logs: {tmp}",
     ]
     result["logs"] = str(tmp)
+    result["git"] = git_state()
     return result
+
+
+def git_state() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+    except OSError:
+        return "unknown"
+    return f"{head}{f' + {len(dirty)} modified files' if dirty else ''}"
 
 
 def main() -> None:

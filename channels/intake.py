@@ -38,13 +38,21 @@ from .models import (
 from .selectors import channel_locations
 from .webhooks.events import LevelReported, OrderEvent
 from .webhooks.parse import parse_events
-from .webhooks.verify import Delivery, WebhookRejected
+from .webhooks.verify import Delivery, MalformedDelivery, WebhookRejected
 
 logger = logging.getLogger(__name__)
 
 # Processing retries: a deadlock or a database restart heals in seconds; a bug does not.
 PROCESS_BACKOFF = [timedelta(seconds=s) for s in (10, 60, 300, 1800, 7200, 21600)]
 STUCK_AFTER = timedelta(seconds=30)
+
+
+def check_storable(delivery: Delivery) -> None:
+    """PostgreSQL text cannot hold NUL: a delivery smuggling one into a stored field is
+    refused at the door (400) rather than failing later in the database."""
+    texts = [delivery.topic, delivery.dedupe_key, *delivery.kept_headers.values()]
+    if any("\x00" in text for text in texts):
+        raise MalformedDelivery("NUL characters are not allowed in ids, topics or headers")
 
 
 def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[InboundEvent, bool]:

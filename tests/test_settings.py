@@ -20,6 +20,7 @@ def test_check_deploy_is_clean_with_debug_off_and_a_real_secret_key(tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(64),
         "INVENTORY_HUB_VAR_DIR": str(tmp_path),
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # a test-only escape hatch
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

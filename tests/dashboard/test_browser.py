@@ -7,20 +7,15 @@ full page load. Screenshots of the overview and a SKU page land in /tmp for a lo
 """
 
 import os
+from collections.abc import Iterator
+from decimal import Decimal
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-# and by pytest-django's teardown are still synchronous and safe here.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+import pytest
+from django.utils import timezone
 
-from collections.abc import Iterator  # noqa: E402
-from decimal import Decimal  # noqa: E402
-
-import pytest  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from channels.models import Listing, ListingState  # noqa: E402
-from channels.services import channel_create  # noqa: E402
-from ledger.services import (  # noqa: E402
+from channels.models import Listing, ListingState
+from channels.services import channel_create
+from ledger.services import (
     location_default,
     sku_create,
     sku_get,
@@ -55,6 +50,20 @@ pytestmark = [
         "(apt-get install -y chromium); Playwright cannot download browsers here",
     ),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def async_unsafe_orm():
+    """Playwright's sync API runs an event loop in this thread; the ORM calls made by the
+    test and by pytest-django's teardown are still synchronous and safe here. Set for this
+    module only: the flag must not leak into other tests (check --deploy refuses it)."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
