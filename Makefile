@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, or the one pip installs into this Python (`python3 -m uv`).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 WEB_PORT ?= 8000
 SIM_PORT ?= 8025
 export UV_LINK_MODE ?= copy
 
-.PHONY: help install run test test-fast bench lint format chromium clean
+.PHONY: help uv install run test test-fast bench lint format chromium clean
 
 help:
 	@echo "make run    - install, migrate, seed a demo, start web + worker + beat + simulator"
@@ -15,12 +16,14 @@ help:
 	@echo "make bench  - benchmarks on throwaway PostgreSQL + Redis (JSON on stdout)"
 	@echo "make lint   - ruff check + format check"
 
-$(UV):
-	@echo "[make] uv not found: installing it with pip (user site)"
-	@$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
-	@test -x "$(UV)" || { echo "[make] could not install uv; install it (pip install uv) and retry" >&2; exit 2; }
+uv:
+	@$(UV) --version >/dev/null 2>&1 || { \
+		echo "[make] uv not found: installing it with pip"; \
+		$(PYTHON) -m pip install --quiet uv || $(PYTHON) -m pip install --quiet --user uv; }
+	@$(UV) --version >/dev/null 2>&1 || { \
+		echo "[make] could not install uv: install it (pip install uv) and retry" >&2; exit 2; }
 
-install: $(UV)
+install: uv
 	@$(UV) sync --frozen --quiet
 	@echo "[make] .venv ready"
 
