@@ -9,7 +9,12 @@ from decimal import Decimal
 
 from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -461,33 +466,44 @@ def _drift(pk: int) -> Drift:
     return drift
 
 
-class DriftApproveApi(APIView):
-    @extend_schema_serializer(component_name="DriftApprove")
-    class InputSerializer(serializers.Serializer):
-        action = serializers.ChoiceField(choices=[PUSH_HUB, ACCEPT_CHANNEL])
-        note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+class DriftDecisionApi(APIView):
+    """A person's decision on one drift record: parse, decide (a service), render."""
 
-    @extend_schema(request=InputSerializer, responses=DriftSerializer)
-    def post(self, request: Request, pk: int) -> Response:
-        drift = _drift(pk)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        drift = drift_approve(drift=drift, actor=request.user, **data.validated_data)
-        return Response(DriftSerializer(drift).data)
-
-
-class DriftRejectApi(APIView):
     @extend_schema_serializer(component_name="DriftReject")
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses=DriftSerializer)
+    @staticmethod
+    def decide(**values) -> Drift:
+        return drift_reject(**values)
+
     def post(self, request: Request, pk: int) -> Response:
         drift = _drift(pk)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        drift = drift_reject(drift=drift, actor=request.user, **data.validated_data)
+        drift = self.decide(drift=drift, actor=request.user, **data.validated_data)
         return Response(DriftSerializer(drift).data)
+
+
+@extend_schema_view(
+    post=extend_schema(request=DriftDecisionApi.InputSerializer, responses=DriftSerializer)
+)
+class DriftRejectApi(DriftDecisionApi):
+    pass
+
+
+@extend_schema_serializer(component_name="DriftApprove")
+class DriftApproveSerializer(DriftDecisionApi.InputSerializer):
+    action = serializers.ChoiceField(choices=[PUSH_HUB, ACCEPT_CHANNEL])
+
+
+@extend_schema_view(post=extend_schema(request=DriftApproveSerializer, responses=DriftSerializer))
+class DriftApproveApi(DriftDecisionApi):
+    InputSerializer = DriftApproveSerializer
+
+    @staticmethod
+    def decide(**values) -> Drift:
+        return drift_approve(**values)
 
 
 class AuditApi(APIView):
