@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from inventory_hub.metrics import PROPAGATION, PUSHES
@@ -49,10 +49,14 @@ from .outbox import drain_flag_clear
 logger = logging.getLogger(__name__)
 
 
-def claim_lease() -> timedelta:
-    """How long a claimed batch is a worker's before the sweeper frees it. Longer than a
-    push with read-back can take (adapter timeouts are 10 s per call by default)."""
-    return timedelta(seconds=float(getattr(settings, "OUTBOX_CLAIM_LEASE_SECONDS", 90)))
+def claim_lease(channel: Channel) -> timedelta:
+    """How long a claimed batch is a worker's before the sweeper frees it: longer than a
+    push with read-back can take. Amazon's feeds are processed asynchronously and can take
+    minutes, so its channels get ten; a channel may set settings["claim_lease_seconds"]."""
+    default = float(getattr(settings, "OUTBOX_CLAIM_LEASE_SECONDS", 90))
+    if channel.kind == "amazon":
+        default = max(default, 600.0)
+    return timedelta(seconds=float((channel.settings or {}).get("claim_lease_seconds", default)))
 
 
 # 8 attempts over about a day; a channel may set settings["retry_schedule_seconds"].
@@ -62,7 +66,7 @@ STALE_RETRY = 2.0
 MAX_BATCHES_PER_RUN = 50
 
 
-MAX_TOKEN_WAIT = 5.0
+MAX_TOKEN_WAIT = 1.0  # a worker slot is worth more than a short sleep
 
 
 class TokensExhausted(ChannelError):
@@ -137,16 +141,26 @@ def outbox_drain_channel(*, channel_id: int) -> int:
 
 def _claim(channel: Channel) -> list[OutboxEntry]:
     now = timezone.now()
+    lease = claim_lease(channel)
     with transaction.atomic():
         entries = list(
             OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(channel=channel, status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+            # One push per listing at a time: an older push finishing after a newer one
+            # would leave the channel showing the older number.
+            .exclude(
+                Exists(
+                    OutboxEntry.objects.filter(
+                        listing_id=OuterRef("listing_id"), status=OutboxStatus.IN_FLIGHT
+                    )
+                )
+            )
             .select_related("listing__sku")
             .order_by("priority", "next_attempt_at", "id")[: channel.batch_size]
         )
         for entry in entries:
             entry.status = OutboxStatus.IN_FLIGHT
-            entry.claimed_until = now + claim_lease()
+            entry.claimed_until = now + lease
             entry.attempts += 1
         OutboxEntry.objects.bulk_update(entries, ["status", "claimed_until", "attempts"])
     return entries
@@ -245,7 +259,12 @@ def _record(channel: Channel, results: list[Result]) -> None:
     schedule = retry_schedule(channel)
     with transaction.atomic():
         listing_ids = sorted(result.entry.listing_id for result in results)
-        listings = Listing.objects.select_for_update().in_bulk(listing_ids)
+        listings = {
+            listing.pk: listing
+            for listing in Listing.objects.select_for_update()
+            .filter(pk__in=listing_ids)
+            .order_by("pk")
+        }
         newer = set(
             OutboxEntry.objects.filter(
                 listing_id__in=listing_ids, status=OutboxStatus.PENDING
@@ -270,6 +289,10 @@ def _record(channel: Channel, results: list[Result]) -> None:
                     (now - entry.enqueued_at).total_seconds()
                 )
                 message = f"confirmed {entry.quantity}"
+            elif entry.target_version < listing.confirmed_version:
+                # The channel already confirmed a newer target: never push this one again.
+                entry.status = OutboxStatus.SUPERSEDED
+                message = f"superseded: version {listing.confirmed_version} is confirmed"
             elif result.outcome in ("deferred", "stale") and listing.pk not in newer:
                 # Neither is the channel failing: no attempt is spent, no backoff grows.
                 entry.status = OutboxStatus.PENDING
@@ -333,17 +356,21 @@ def outbox_sweep(*, now=None) -> int:
                 status=OutboxStatus.IN_FLIGHT, claimed_until__lt=now
             )
         )
+        listing_ids = sorted({entry.listing_id for entry in expired})
+        # Lock the listings first (as _record does): a stock movement adding a pending
+        # entry for one of them meanwhile would otherwise collide with ours.
+        list(Listing.objects.select_for_update().filter(pk__in=listing_ids).order_by("pk"))
         pending_listings = set(
             OutboxEntry.objects.filter(
-                listing_id__in=[e.listing_id for e in expired], status=OutboxStatus.PENDING
+                listing_id__in=listing_ids, status=OutboxStatus.PENDING
             ).values_list("listing_id", flat=True)
         )
         for entry in expired:
-            entry.status = (
-                OutboxStatus.SUPERSEDED
-                if entry.listing_id in pending_listings
-                else OutboxStatus.PENDING
-            )
+            if entry.listing_id in pending_listings:
+                entry.status = OutboxStatus.SUPERSEDED
+            else:
+                entry.status = OutboxStatus.PENDING
+                pending_listings.add(entry.listing_id)
             entry.claimed_until = None
             entry.next_attempt_at = now
             entry.last_error = "claim expired: the worker stopped before recording a result"
@@ -372,10 +399,17 @@ def dlq_retry(*, entries: list[OutboxEntry], actor=None) -> int:
     done = 0
     with transaction.atomic():
         dead = list(
-            OutboxEntry.objects.select_for_update()
+            OutboxEntry.objects.select_for_update(of=("self",))
             .filter(pk__in=[e.pk for e in entries], status=OutboxStatus.DEAD)
             .select_related("listing", "channel")
         )
+        listing_ids = sorted({entry.listing_id for entry in dead})
+        locked = {
+            listing.pk: listing
+            for listing in Listing.objects.select_for_update()
+            .filter(pk__in=listing_ids)
+            .order_by("pk")
+        }
         pending = set(
             OutboxEntry.objects.filter(
                 listing_id__in=[e.listing_id for e in dead], status=OutboxStatus.PENDING
@@ -387,8 +421,8 @@ def dlq_retry(*, entries: list[OutboxEntry], actor=None) -> int:
             else:
                 entry.status, entry.attempts, entry.next_attempt_at = OutboxStatus.PENDING, 0, now
                 # The newest target, not the one that died: stock moved since.
-                entry.quantity = entry.listing.published
-                entry.target_version = entry.listing.target_version
+                entry.quantity = locked[entry.listing_id].published
+                entry.target_version = locked[entry.listing_id].target_version
                 pending.add(entry.listing_id)
                 Listing.objects.filter(pk=entry.listing_id).update(state=ListingState.PENDING)
             entry.save(
@@ -418,7 +452,7 @@ def dlq_discard(*, entries: list[OutboxEntry], actor=None) -> int:
     """A person decided this push is not wanted: keep the row, mark it discarded."""
     with transaction.atomic():
         dead = list(
-            OutboxEntry.objects.select_for_update()
+            OutboxEntry.objects.select_for_update(of=("self",))
             .filter(pk__in=[e.pk for e in entries], status=OutboxStatus.DEAD)
             .select_related("listing", "channel")
         )

@@ -20,7 +20,11 @@ ACCEPT_CHANNEL = "accept_channel"
 
 
 def _open_drift(drift: Drift) -> Drift:
-    current = Drift.objects.select_for_update().select_related("channel", "sku").get(pk=drift.pk)
+    current = (
+        Drift.objects.select_for_update(of=("self",))
+        .select_related("channel", "sku")
+        .get(pk=drift.pk)
+    )
     if current.status != DriftStatus.OPEN:
         raise InvalidState(
             f"Drift {current.pk} was already decided ({current.status}).",

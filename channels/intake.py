@@ -82,7 +82,9 @@ def inbox_process(*, event_id: int) -> str | None:
     worker already holding the row makes this call a no-op."""
     with transaction.atomic():
         event = (
-            InboundEvent.objects.select_for_update(skip_locked=True)
+            # of=self: the join must not lock the channel row too, or every other event
+            # of the channel would be skipped while this one is processed.
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("channel")
             .filter(pk=event_id, status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED])
             .first()

@@ -30,7 +30,9 @@ def kind_defaults(kind: str) -> dict:
 
     adapter = adapter_class(kind)
     return {
-        "batch_size": adapter.max_batch,
+        # Amazon's feed path takes up to 10,000; a thousand keeps one claim's work (feed
+        # plus read-back) well inside its lease.
+        "batch_size": min(adapter.max_batch, 1000),
         "compare_and_set": adapter.supports_compare_and_set,
         "rate": adapter.rate_per_second,
         "burst": adapter.burst,

@@ -171,7 +171,7 @@ OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", 
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {"task": "channels.tasks.sweep_inbox", "schedule": 30.0},
-    "sweep-outbox": {"task": "channels.tasks.sweep_outbox", "schedule": 5.0},
+    "sweep-outbox": {"task": "channels.tasks.sweep_outbox", "schedule": 2.0},
     "poll-amazon": {"task": "channels.tasks.poll_amazon_notifications", "schedule": 5.0},
 }
 

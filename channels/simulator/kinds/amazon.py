@@ -9,6 +9,12 @@ Below ``<sim>/amazon/<store>``:
   Another seller id is a 403, a missing ``marketplaceIds`` a 400.
 * ``GET`` on the same path with ``includedData`` (``summaries``,
   ``fulfillmentAvailability``); an unknown SKU is a 404.
+* ``GET /listings/2021-08-01/items/<sellerId>?marketplaceIds=...`` (searchListingsItems):
+  ``identifiers`` (comma separated, at most 20) with ``identifiersType=SKU``, or every
+  listing; ``pageSize`` up to 20 (default 10), ``pageToken`` from ``pagination.nextToken``.
+  Answers ``{"numberOfResults", "items", "pagination"?}``; unknown SKUs are simply absent.
+* The Feeds API for ``JSON_LISTINGS_FEED`` (createFeedDocument, the upload, createFeed,
+  getFeed, getFeedDocument): see :mod:`channels.simulator.kinds.amazon_feeds`.
 * ``POST /auth/o2/token``: LWA token exchange (``refresh_token`` and
   ``client_credentials`` grants). API calls need an ``x-amz-access-token`` of LWA's form
   (``Atza|...``); any such token is accepted, so a hub's cached token survives a simulator
@@ -16,8 +22,11 @@ Below ``<sim>/amazon/<store>``:
   token at the token endpoint.
 * ``POST /sqs``: the store's notification queue (see :mod:`channels.simulator.sqs`).
 
-Rate limits as documented: patchListingsItem 5/s burst 5, getListingsItem 5/s burst 10;
-a 429 carries ``x-amzn-RateLimit-Limit`` (and, for the hub's convenience, Retry-After).
+Rate limits as documented, one bucket per operation: patchListingsItem (``patch``) 5/s
+burst 5, getListingsItem (``get``) 5/s burst 10, searchListingsItems (``search``) 5/s burst
+5, createFeedDocument 0.5/s burst 15, createFeed 0.0083/s burst 15, getFeed 2/s burst 15,
+getFeedDocument 0.0222/s burst 10 (buckets named after the operations). A 429 carries
+``x-amzn-RateLimit-Limit`` (and, for the hub's convenience, Retry-After).
 
 Events become SP-API notifications put on the queue: ``ORDER_CHANGE`` (order level, with
 ``Summary.OrderStatus`` Unshipped / Canceled / Shipped and ``OrderItems``) and
@@ -27,12 +36,19 @@ queue message with the same ``NotificationMetadata.NotificationId``.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.simulator.http import Request, Response, format_seconds, json_response
+from channels.simulator.kinds.amazon_feeds import (
+    NOT_FOUND_CODE,
+    FeedsApi,
+    issue,
+    patch_quantity,
+)
 from channels.simulator.kinds.base import (
     Call,
     Delivery,
@@ -47,7 +63,11 @@ from channels.simulator.sqs import handle_sqs
 from channels.simulator.state import Store, stable_id
 
 LISTINGS = ("listings", "2021-08-01", "items")
-FULFILLMENT_AVAILABILITY = "/attributes/fulfillment_availability"
+FEEDS = ("feeds", "2021-06-30")
+# searchListingsItems: most identifiers per call, and the page size bounds.
+MAX_IDENTIFIERS = 20
+MAX_PAGE_SIZE = 20
+DEFAULT_PAGE_SIZE = 10
 ERROR_CODES = {
     400: "InvalidInput",
     403: "Unauthorized",
@@ -70,14 +90,48 @@ def _iso(moment: Any) -> str:
 
 class AmazonApi(KindApi):
     kind = "amazon"
-    default_limits = {"patch": Limit(rate=5.0, burst=5.0), "get": Limit(rate=5.0, burst=10.0)}
+    default_limits = {
+        "patch": Limit(rate=5.0, burst=5.0),
+        "get": Limit(rate=5.0, burst=10.0),
+        "search": Limit(rate=5.0, burst=5.0),
+        "createFeedDocument": Limit(rate=0.5, burst=15.0),
+        "createFeed": Limit(rate=0.0083, burst=15.0),
+        "getFeed": Limit(rate=2.0, burst=15.0),
+        "getFeedDocument": Limit(rate=0.0222, burst=10.0),
+    }
     supported_events = frozenset({*ORDER_STATUSES, "inventory.level"})
 
     def __init__(self) -> None:
         item = (*LISTINGS, "{seller}", "{sku}")
+        s3_document = ("_s3", "feed-documents", "{document}")
+        self.feeds = FeedsApi(self.error)
+        feeds = self.feeds
         self.routes = (
             Route("PATCH", item, self._patch, "write", "patch"),
             Route("GET", item, self._get, "read", "get"),
+            Route("GET", (*LISTINGS, "{seller}"), self._search, "read", "search"),
+            Route(
+                "POST",
+                (*FEEDS, "documents"),
+                feeds.create_document,
+                "write",
+                "createFeedDocument",
+            ),
+            Route(
+                "GET",
+                (*FEEDS, "documents", "{document}"),
+                feeds.get_document,
+                "read",
+                "getFeedDocument",
+            ),
+            Route("POST", (*FEEDS, "feeds"), feeds.create_feed, "write", "createFeed"),
+            Route("GET", (*FEEDS, "feeds", "{feed}"), feeds.get_feed, "read", "getFeed"),
+            Route("PUT", s3_document, feeds.upload, "aux", None, authenticated=False),
+            Route("GET", s3_document, feeds.download, "aux", None, authenticated=False),
+            Route(
+                "PUT", ("_simulator", "feeds"), feeds.configure, "aux", None, authenticated=False
+            ),
+            Route("GET", ("_simulator", "feeds"), feeds.describe, "aux", None, authenticated=False),
             Route("POST", ("auth", "o2", "token"), self._token, "aux", None, authenticated=False),
             Route("POST", ("sqs",), self._sqs, "aux", None, authenticated=False),
             Route("POST", ("sqs", "{queue}"), self._sqs, "aux", None, authenticated=False),
@@ -156,27 +210,13 @@ class AmazonApi(KindApi):
         call.items = 1
         body = request.json()
         issues: list[dict[str, Any]] = []
-        quantity = None
         if not isinstance(body, dict) or not body.get("productType"):
-            issues.append(_issue("productType is required."))
-        patches = body.get("patches") if isinstance(body, dict) else None
-        if not isinstance(patches, list) or not patches:
-            issues.append(_issue("patches must be a non-empty list."))
-            patches = []
-        for patch in patches:
-            if patch.get("op") not in {"add", "replace", "merge", "delete"}:
-                issues.append(_issue(f"Unsupported op {patch.get('op')!r}."))
-                continue
-            if patch.get("path") != FULFILLMENT_AVAILABILITY or patch["op"] == "delete":
-                continue
-            for entry in patch.get("value") or ():
-                if entry.get("fulfillment_channel_code") == "DEFAULT":
-                    quantity = entry.get("quantity")
-            if not isinstance(quantity, int) or quantity < 0:
-                issues.append(_issue("fulfillment_availability needs a DEFAULT quantity >= 0."))
+            issues.append(issue("productType is required."))
+        quantity, found = patch_quantity(body.get("patches") if isinstance(body, dict) else None)
+        issues.extend(found)
         with store.lock:
             if sku not in store.levels:
-                issues.append(_issue(f"SKU '{sku}' not found for seller.", code="4000004"))
+                issues.append(issue(f"SKU '{sku}' not found for seller.", code=NOT_FOUND_CODE))
             if not issues and quantity is not None:
                 if call.drop_writes:
                     store.stats.writes_dropped += 1
@@ -197,13 +237,57 @@ class AmazonApi(KindApi):
         if refused is not None:
             return refused
         sku = call.params["sku"]
-        included = set((request.param("includedData") or "summaries").split(","))
         with store.lock:
             quantity = store.levels.get(sku)
         if quantity is None:
             return self.error(
                 404, f"SKU '{sku}' not found in marketplace {store.marketplace_id}", "NotFound"
             )
+        return json_response(200, self._item(store, sku, quantity, _included(request)))
+
+    def _search(self, store: Store, request: Request, call: Call) -> Response:
+        refused = self._check_call(store, request, call)
+        if refused is not None:
+            return refused
+        identifiers = request.param("identifiers")
+        identifiers_type = request.param("identifiersType")
+        wanted = identifiers.split(",") if identifiers else []
+        if wanted and not identifiers_type:
+            return self.error(400, "'identifiersType' is required when 'identifiers' is given.")
+        if identifiers_type and not wanted:
+            return self.error(400, "'identifiers' is required when 'identifiersType' is given.")
+        if identifiers_type and identifiers_type != "SKU":
+            return self.error(400, f"The simulator searches by SKU, not {identifiers_type!r}.")
+        if len(wanted) > MAX_IDENTIFIERS:
+            return self.error(400, f"'identifiers' holds at most {MAX_IDENTIFIERS} values.")
+        try:
+            page_size = int(request.param("pageSize") or DEFAULT_PAGE_SIZE)
+            offset = int(base64.urlsafe_b64decode(request.param("pageToken") or "MA==").decode())
+        except ValueError:
+            return self.error(400, "Invalid 'pageSize' or 'pageToken'.")
+        if not 1 <= page_size <= MAX_PAGE_SIZE or offset < 0:
+            return self.error(400, f"'pageSize' must be between 1 and {MAX_PAGE_SIZE}.")
+        with store.lock:
+            if wanted:
+                skus = [sku for sku in dict.fromkeys(wanted) if sku in store.levels]
+            else:
+                skus = sorted(store.levels)
+            page = [(sku, store.levels[sku]) for sku in skus[offset : offset + page_size]]
+        included = _included(request)
+        answer: dict[str, Any] = {
+            "numberOfResults": len(skus),
+            "items": [self._item(store, sku, quantity, included) for sku, quantity in page],
+        }
+        pagination = {}
+        if offset + page_size < len(skus):
+            pagination["nextToken"] = _page_token(offset + page_size)
+        if offset > 0:
+            pagination["previousToken"] = _page_token(max(0, offset - page_size))
+        if pagination:
+            answer["pagination"] = pagination
+        return json_response(200, answer)
+
+    def _item(self, store: Store, sku: str, quantity: int, included: set[str]) -> dict[str, Any]:
         item: dict[str, Any] = {"sku": sku}
         if "summaries" in included:
             item["summaries"] = [
@@ -222,7 +306,7 @@ class AmazonApi(KindApi):
             item["fulfillmentAvailability"] = [
                 {"fulfillmentChannelCode": "DEFAULT", "quantity": quantity}
             ]
-        return json_response(200, item)
+        return item
 
     # -- Login with Amazon ----------------------------------------------------------------
 
@@ -370,5 +454,9 @@ class AmazonApi(KindApi):
         )
 
 
-def _issue(message: str, code: str = "INVALID_INPUT") -> dict[str, Any]:
-    return {"code": code, "message": message, "severity": "ERROR"}
+def _included(request: Request) -> set[str]:
+    return set((request.param("includedData") or "summaries").split(","))
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
