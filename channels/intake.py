@@ -195,7 +195,8 @@ def _apply_order_event(event: InboundEvent, order: OrderEvent) -> list[str]:
     )
     states = {
         state.line_ref: state
-        for state in ChannelOrderLine.objects.select_for_update()
+        for state in ChannelOrderLine.objects.select_for_update(of=("self",))
+        .select_related("sku")
         .filter(
             channel=channel,
             order_id=order.order_id,
@@ -218,8 +219,22 @@ def _apply_order_event(event: InboundEvent, order: OrderEvent) -> list[str]:
         if not state.quantity:
             state.quantity = line.quantity
         _converge(state, event)
-        state.save()
+        state.save(update_fields=STATE_FIELDS)
     return unmapped
+
+
+STATE_FIELDS = [
+    "quantity",
+    "placed",
+    "cancelled",
+    "fulfilled",
+    "refunded",
+    "restock_quantity",
+    "applied",
+    "returned_quantity",
+    "reservation",
+    "updated_at",
+]
 
 
 def _target(state: ChannelOrderLine) -> str:
