@@ -34,7 +34,9 @@ run: install
 	@echo ""
 	@echo "  Inventory Hub: http://127.0.0.1:$(WEB_PORT)/   (login printed above; Ctrl-C stops everything)"
 	@echo ""
-	@DEBUG=1 WEB_PORT=$(WEB_PORT) SIM_PORT=$(SIM_PORT) $(UV) run honcho start -f Procfile
+	@rm -rf var/prometheus && mkdir -p var/prometheus
+	@DEBUG=1 WEB_PORT=$(WEB_PORT) SIM_PORT=$(SIM_PORT) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus \
+		$(UV) run honcho start -f Procfile
 
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
