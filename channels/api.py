@@ -43,6 +43,7 @@ from .selectors import (
     dlq_entries,
     drift_list,
     listing_list,
+    outbox_entries,
     sku_audit_trail,
 )
 from .services import (
@@ -521,3 +522,42 @@ class AuditApi(APIView):
             raise serializers.ValidationError({"limit": "A whole number."}) from None
         sku = sku_get(code)
         return Response({"sku": sku.code, "results": sku_audit_trail(sku=sku, limit=limit)})
+
+
+class OutboxListApi(ListAPIView):
+    """What the hub still owes the channels: pending and in-flight pushes by default
+    (`?status=` any outbox status, `?channel=`, `?sku=`)."""
+
+    class OutputSerializer(DlqEntrySerializer):
+        class Meta(DlqEntrySerializer.Meta):
+            fields = [
+                "id",
+                "channel",
+                "sku",
+                "quantity",
+                "status",
+                "priority",
+                "attempts",
+                "next_attempt_at",
+                "error",
+                "updated_at",
+            ]
+
+    serializer_class = OutputSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("channel", str),
+            OpenApiParameter("sku", str),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        statuses = [params["status"]] if params.get("status") else None
+        return outbox_entries(
+            statuses=statuses, channel=params.get("channel", ""), sku=params.get("sku", "")
+        )

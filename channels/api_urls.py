@@ -20,6 +20,7 @@ urlpatterns = [
     path("channels/<slug:slug>/listings/", api.ListingListApi.as_view(), name="channel-listings"),
     path("listings/import/", api.ListingImportApi.as_view(), name="listing-import"),
     path("listings/export/", api.ListingExportApi.as_view(), name="listing-export"),
+    path("outbox/", api.OutboxListApi.as_view(), name="outbox-list"),
     path("dlq/", api.DlqListApi.as_view(), name="dlq-list"),
     path("dlq/retry/", api.DlqBulkActionApi.as_view(action="retry"), name="dlq-bulk-retry"),
     path("dlq/discard/", api.DlqBulkActionApi.as_view(action="discard"), name="dlq-bulk-discard"),

@@ -166,3 +166,18 @@ def sku_audit_trail(*, sku: Sku, limit: int = 500) -> list[dict]:
         )
     entries.sort(key=lambda entry: entry["at"], reverse=True)
     return entries[:limit]
+
+
+def outbox_entries(
+    *, statuses: list[str] | None = None, channel: str = "", sku: str = ""
+) -> QuerySet[OutboxEntry]:
+    from ledger.models import normalize_sku_code
+
+    entries = OutboxEntry.objects.filter(
+        status__in=statuses or [OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT]
+    ).select_related("channel", "listing__sku")
+    if channel:
+        entries = entries.filter(channel__slug=channel)
+    if sku:
+        entries = entries.filter(listing__sku__code_key=normalize_sku_code(sku))
+    return entries.order_by("channel__slug", "priority", "next_attempt_at", "id")

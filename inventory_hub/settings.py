@@ -196,6 +196,10 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "channels.models.ChannelKind",
         "MovementKindEnum": "ledger.models.MovementKind",
         "MovementRequestKindEnum": "ledger.api.MOVEMENT_KINDS",
+        "OutboxStatusEnum": "channels.models.OutboxStatus",
+        "DriftStatusEnum": "channels.models.DriftStatus",
+        "ReservationStatusEnum": "ledger.models.ReservationStatus",
+        "IncidentStatusEnum": "ledger.models.IncidentStatus",
     },
 }
 

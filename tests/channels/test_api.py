@@ -161,3 +161,13 @@ def test_api_requires_a_token(anonymous_api):
     response = anonymous_api.get("/api/v1/channels/")
     assert response.status_code in (401, 403)
     assert response.json()["error"] in ("not_authenticated", "authentication_failed")
+
+
+def test_pending_outbox_rows_are_visible_and_coalesce(api):
+    create_channel(api, "shop", allocation={"mode": "pool", "buffer_units": 1})
+    api.post("/api/v1/skus/", {"code": "A"}, format="json")
+    for _ in range(3):
+        api.post("/api/v1/movements/", {"sku": "A", "kind": "receipt", "quantity": 2}, format="json")
+    rows = api.get("/api/v1/outbox/?channel=shop&sku=a").json()["results"]
+    assert [(row["sku"], row["quantity"], row["status"]) for row in rows] == [("A", 5, "pending")]
+    assert api.get("/api/v1/outbox/?status=confirmed").json()["count"] == 0
