@@ -30,7 +30,7 @@ sale). Orders that never get there count as infinitely late.
 
 Scenario B (bulk). 4 fresh channels of `--bulk-kinds` whose stores list the `--bulk-skus`
 (5,000) SKUs at 0. The clock starts, then `--bulk-threads` threads in this process call
-`sku_create` and `stock_receive` (1..97 units) for each SKU through the services; the
+`skus_create` and `stock_receive_lines` in chunks of BULK_CHUNK (1..97 units each); the
 clock stops when all 4 x 5,000 listings are in sync with confirmed == published > 0, and
 each store must then show exactly the received quantities. `GET /_control/stats` must show
 no rate-limit violation on the bulk stores. The default kinds are the ones whose
@@ -84,6 +84,9 @@ TARGET_BULK_SECONDS = 60.0
 LATENCY_STOCK = 100_000
 SERVER_QUEUES = ("intake", "propagate", "reconcile", "default")
 TASK_LINE = re.compile(r"Task (channels\.tasks\.\w+)\[[^\]]+\] succeeded in ([\d.e-]+)s: (.*)$")
+
+
+BULK_CHUNK = 250
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1272,7 +1275,7 @@ def scenario_bulk(
     from django.db import connection, connections
 
     from ledger.models import Source
-    from ledger.services import Origin, sku_create, stock_receive
+    from ledger.services import Origin, skus_create, stock_receive_lines
 
     kinds = bulk_kinds(args, "bulk")
     n = args.bulk_skus
@@ -1291,15 +1294,17 @@ def scenario_bulk(
     errors: list[str] = []
 
     def create(part: list[int]) -> None:
+        # The catalogue arrives as imports and goods receipts of BULK_CHUNK lines each
+        # (POST /api/v1/skus/bulk/ and /api/v1/receipts/ call these same services).
         try:
-            for i in part:
-                sku = sku_create(code=codes[i], title=f"Bulk {i}")
-                stock_receive(
-                    sku=sku,
-                    quantity=expected[codes[i]],
+            for start in range(0, len(part), BULK_CHUNK):
+                chunk = part[start : start + BULK_CHUNK]
+                skus = skus_create(items=[{"code": codes[i], "title": f"Bulk {i}"} for i in chunk])
+                stock_receive_lines(
+                    lines=[(sku, expected[sku.code]) for sku in skus],
                     origin=Origin(source=Source.API, reason="bench bulk receipt"),
                 )
-                progress["created"] += 1  # a progress figure only
+                progress["created"] += len(chunk)  # a progress figure only
         except Exception as exc:  # noqa: BLE001 - reported
             errors.append(f"create: {exc!r}")
             common.log("".join(traceback.format_exception(exc)).rstrip())

@@ -173,6 +173,14 @@ def _upsert_pending(queued: list[tuple[_ListingRow, int]], now) -> None:
     """One statement: insert a pending entry per listing, or coalesce into the pending one
     (newer target replaces it, its backoff and attempts stay, decreases win priority).
     The arbiter is the partial unique index one_pending_per_listing."""
+    for start in range(0, len(queued), UPSERT_CHUNK):
+        _upsert_chunk(queued[start : start + UPSERT_CHUNK], now)
+
+
+UPSERT_CHUNK = 1000  # 9 parameters a row: well under PostgreSQL's 65,535 per statement
+
+
+def _upsert_chunk(queued: list[tuple[_ListingRow, int]], now) -> None:
     table = OutboxEntry._meta.db_table
     rows = [
         (listing.channel_id, listing.pk, listing.published, listing.target_version, priority)

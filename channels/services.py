@@ -301,15 +301,17 @@ def allocation_rule_delete(
 # --- listings ---------------------------------------------------------------------------
 
 
-def listings_match_sku(*, sku: Sku) -> None:
-    """A new SKU is listed on every channel (matched by its normalized code)."""
+def listings_match_skus(*, skus: Sequence[Sku]) -> None:
+    """New SKUs are listed on every channel (matched by their normalized codes)."""
     channels = list(Channel.objects.all())
+    if not channels or not skus:
+        return
     Listing.objects.bulk_create(
-        [Listing(channel=c, sku=sku, state=_initial_state(c)) for c in channels],
+        [Listing(channel=c, sku=sku, state=_initial_state(c)) for c in channels for sku in skus],
         ignore_conflicts=True,
+        batch_size=1000,
     )
-    if channels:
-        outbox_refresh_for_skus(sku_ids=[sku.pk], force=True)
+    outbox_refresh_for_skus(sku_ids=[sku.pk for sku in skus], force=True)
 
 
 def listing_map(

@@ -12,9 +12,11 @@ from .metrics import metrics_view
 
 api_v1 = [
     path("skus/", ledger_api.SkuListApi.as_view(), name="sku-list"),
+    path("skus/bulk/", ledger_api.SkuBulkCreateApi.as_view(), name="sku-bulk-create"),
     path("skus/<str:code>/", ledger_api.SkuDetailApi.as_view(), name="sku-detail"),
     path("locations/", ledger_api.LocationListApi.as_view(), name="location-list"),
     path("movements/", ledger_api.MovementCreateApi.as_view(), name="movement-create"),
+    path("receipts/", ledger_api.ReceiptCreateApi.as_view(), name="receipt-create"),
     path("reservations/", ledger_api.ReservationCreateApi.as_view(), name="reservation-create"),
     path(
         "reservations/<int:pk>/",

@@ -30,9 +30,12 @@ from .services import (
     reservation_ship,
     sku_create,
     sku_get,
+    skus_by_code,
+    skus_create,
     stock_adjust,
     stock_count,
     stock_receive,
+    stock_receive_lines,
     stock_reserve,
     stock_return,
     stock_transfer,
@@ -145,6 +148,24 @@ class SkuDetailApi(APIView):
                 "locations": LevelSerializer(levels, many=True).data,
                 "channels": sku_channel_states(sku=sku),
             }
+        )
+
+
+class SkuBulkCreateApi(APIView):
+    """A catalogue import: up to 10,000 SKUs in one call, all or nothing."""
+
+    @extend_schema_serializer(component_name="SkuBulkCreate")
+    class InputSerializer(serializers.Serializer):
+        skus = SkuListApi.InputSerializer(many=True, allow_empty=False, max_length=10_000)
+
+    @extend_schema(request=InputSerializer, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        skus = skus_create(items=data.validated_data["skus"])
+        return Response(
+            {"created": len(skus), "codes": [sku.code for sku in skus]},
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -291,6 +312,41 @@ class MovementCreateApi(APIView):
             operation = service(sku=sku, quantity=quantity, location=location, origin=origin)
         return Response(
             self.OutputSerializer(operation).data,
+            status=status.HTTP_201_CREATED,
+            headers=replay_headers(operation),
+        )
+
+
+class ReceiptCreateApi(APIView):
+    """A goods receipt with many lines (up to 10,000): one operation, all or nothing."""
+
+    @extend_schema_serializer(component_name="ReceiptCreate")
+    class InputSerializer(serializers.Serializer):
+        class LineSerializer(serializers.Serializer):
+            sku = serializers.CharField(max_length=100)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+        location = serializers.SlugField(max_length=50, required=False)
+        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        lines = LineSerializer(many=True, allow_empty=False, max_length=10_000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: MovementCreateApi.OutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        skus = skus_by_code([line["sku"] for line in values["lines"]])
+        operation = stock_receive_lines(
+            lines=[(skus[line["sku"]], line["quantity"]) for line in values["lines"]],
+            location=location_get(values.get("location")),
+            origin=api_origin(request, reason=values["reason"]),
+        )
+        return Response(
+            MovementCreateApi.OutputSerializer(operation).data,
             status=status.HTTP_201_CREATED,
             headers=replay_headers(operation),
         )

@@ -142,6 +142,21 @@ def sku_get(code: str) -> Sku:
         raise SkuNotFound(f"No SKU with code {code.strip()!r}.", sku=code) from None
 
 
+def skus_by_code(codes: Sequence[str]) -> dict[str, Sku]:
+    """code as given -> Sku, in one query; SkuNotFound names the first unknown code."""
+    keys = {code: normalize_sku_code(code) for code in codes}
+    found = {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=set(keys.values()))}
+    missing = [code for code, key in keys.items() if key not in found]
+    if missing:
+        raise SkuNotFound(
+            f"No SKU with code {missing[0].strip()!r}"
+            + (f" (and {len(missing) - 1} more)." if len(missing) > 1 else "."),
+            sku=missing[0],
+            missing=missing[:20],
+        )
+    return {code: found[key] for code, key in keys.items()}
+
+
 def location_get(code: str | None) -> Location:
     if code is None:
         return location_default()
@@ -167,21 +182,46 @@ def location_default() -> Location:
 def sku_create(
     *, code: str, title: str = "", barcode: str = "", attributes: dict | None = None
 ) -> Sku:
-    code = code.strip()
-    if not code:
-        raise InvalidOperation("A SKU code cannot be blank.", field="code")
-    if Sku.objects.filter(code_key=normalize_sku_code(code)).exists():
+    return skus_create(
+        items=[{"code": code, "title": title, "barcode": barcode, "attributes": attributes}]
+    )[0]
+
+
+def skus_create(*, items: Sequence[dict]) -> list[Sku]:
+    """Create SKUs (a catalogue import is one call) and list them on every channel, in
+    one transaction: all or nothing. Codes match trimmed and case-insensitively."""
+    skus = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        code = str(item.get("code") or "").strip()
+        if not code:
+            raise InvalidOperation("A SKU code cannot be blank.", field="code", index=index)
+        key = normalize_sku_code(code)
+        if key in seen:
+            raise InvalidOperation(f"SKU {code!r} appears twice.", field="code", index=index)
+        seen.add(key)
+        skus.append(
+            Sku(
+                code=code,
+                code_key=key,
+                title=item.get("title") or "",
+                barcode=item.get("barcode") or "",
+                attributes=item.get("attributes") or {},
+            )
+        )
+    existing = list(Sku.objects.filter(code_key__in=seen).values_list("code", flat=True)[:5])
+    if existing:
         raise InvalidOperation(
-            f"A SKU with code {code!r} already exists (codes match case-insensitively).",
+            f"A SKU with code {existing[0]!r} already exists (codes match case-insensitively).",
             field="code",
+            existing=existing,
         )
     with transaction.atomic():
-        sku = Sku(code=code, title=title, barcode=barcode, attributes=attributes or {})
-        sku.save()
-        from channels.services import listings_match_sku
+        Sku.objects.bulk_create(skus, batch_size=1000)
+        from channels.services import listings_match_skus
 
-        listings_match_sku(sku=sku)
-    return sku
+        listings_match_skus(skus=skus)
+    return skus
 
 
 def location_create(*, code: str, name: str, priority: int = 100) -> Location:
@@ -308,6 +348,31 @@ def stock_return(
     return _single_level_change(
         MovementKind.RETURN, sku=sku, location=location, quantity=quantity, origin=origin
     )
+
+
+def stock_receive_lines(
+    *,
+    lines: Sequence[tuple[Sku, int]],
+    location: Location | None = None,
+    origin: Origin = Origin(),
+) -> StockOperation:
+    """A goods receipt with many lines (a delivery, a catalogue's opening stock): one
+    operation, one lock statement, one insert of movements, one outbox refresh."""
+    if not lines:
+        raise InvalidOperation("A receipt needs at least one line.", field="lines")
+    for _, quantity in lines:
+        _check_quantity(quantity)
+    location = location or location_default()
+    if len({sku.pk for sku, _ in lines}) != len(lines):
+        raise InvalidOperation("Each SKU may appear once per receipt.", field="lines")
+
+    def work(pending: _Pending) -> None:
+        levels = _lock_levels([(sku.pk, location.pk) for sku, _ in lines])
+        for sku, quantity in lines:
+            pending.move(levels[(sku.pk, location.pk)], MovementKind.RECEIPT, on_hand=quantity)
+
+    payload = {"lines": [(sku.pk, quantity) for sku, quantity in lines], "location": location.pk}
+    return _operate(MovementKind.RECEIPT, origin=origin, payload=payload, work=work)
 
 
 def stock_adjust(

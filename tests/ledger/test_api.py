@@ -179,3 +179,56 @@ def test_healthz_reports_database_and_broker(client):
         "dlq_size",
         "status",
     }
+
+
+def test_a_catalogue_import_and_a_many_line_receipt(api):
+    from channels.models import Listing, OutboxEntry
+    from channels.services import channel_create
+
+    channel_create(slug="shop", kind="sandbox", name="Shop")
+    skus = [{"code": f"BULK-{n}", "title": f"Bulk {n}"} for n in range(300)]
+    created = api.post("/api/v1/skus/bulk/", {"skus": skus}, format="json")
+    assert created.status_code == 201 and created.json()["created"] == 300
+    assert Listing.objects.filter(channel__slug="shop").count() == 300
+    lines = [{"sku": f"bulk-{n}", "quantity": n + 1} for n in range(300)]
+    receipt = api.post(
+        "/api/v1/receipts/", {"lines": lines, "reason": "delivery 42"}, format="json"
+    )
+    assert receipt.status_code == 201
+    assert len(receipt.json()["movements"]) == 300
+    assert api.get("/api/v1/skus/BULK-299/").json()["on_hand"] == 300
+    assert OutboxEntry.objects.filter(status="pending").count() == 300  # one per listing
+    from ledger.selectors import ledger_mismatches
+
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"lines": []}, 400, "lines"),
+        ({"lines": [{"sku": "MUG-1", "quantity": 0}]}, 400, "quantity"),
+        ({"lines": [{"sku": "MUG-1", "quantity": 1}, {"sku": "NOPE", "quantity": 1}]}, 404, "NOPE"),
+        ({"lines": [{"sku": "MUG-1", "quantity": 1}, {"sku": "mug-1", "quantity": 2}]}, 400, "once"),
+        ({"lines": [{"sku": "MUG-1", "quantity": 1}], "location": "mars"}, 404, "mars"),
+    ],
+)
+def test_bad_receipts_write_nothing(stocked, body, status, needle):
+    before = written()
+    response = stocked.post("/api/v1/receipts/", body, format="json")
+    assert response.status_code == status
+    assert needle in response.json()["message"]
+    assert written() == before
+
+
+def test_a_bad_catalogue_import_writes_nothing(api):
+    api.post("/api/v1/skus/", {"code": "TAKEN"}, format="json")
+    for skus, needle in (
+        ([{"code": "NEW-1"}, {"code": "taken"}], "already exists"),
+        ([{"code": "NEW-1"}, {"code": "new-1"}], "twice"),
+        ([{"code": "NEW-1"}, {"title": "no code"}], "code"),
+    ):
+        response = api.post("/api/v1/skus/bulk/", {"skus": skus}, format="json")
+        assert response.status_code == 400
+        assert needle in response.json()["message"]
+    assert list(Sku.objects.values_list("code", flat=True)) == ["TAKEN"]
