@@ -209,7 +209,8 @@ def skus_create(*, items: Sequence[dict]) -> list[Sku]:
                 attributes=item.get("attributes") or {},
             )
         )
-    existing = list(Sku.objects.filter(code_key__in=seen).values_list("code", flat=True)[:5])
+    taken = set(Sku.objects.filter(code_key__in=seen).values_list("code_key", flat=True))
+    existing = [sku.code for sku in skus if sku.code_key in taken][:5]
     if existing:
         raise InvalidOperation(
             f"A SKU with code {existing[0]!r} already exists (codes match case-insensitively).",
