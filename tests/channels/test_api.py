@@ -167,7 +167,9 @@ def test_pending_outbox_rows_are_visible_and_coalesce(api):
     create_channel(api, "shop", allocation={"mode": "pool", "buffer_units": 1})
     api.post("/api/v1/skus/", {"code": "A"}, format="json")
     for _ in range(3):
-        api.post("/api/v1/movements/", {"sku": "A", "kind": "receipt", "quantity": 2}, format="json")
+        api.post(
+            "/api/v1/movements/", {"sku": "A", "kind": "receipt", "quantity": 2}, format="json"
+        )
     rows = api.get("/api/v1/outbox/?channel=shop&sku=a").json()["results"]
     assert [(row["sku"], row["quantity"], row["status"]) for row in rows] == [("A", 5, "pending")]
     assert api.get("/api/v1/outbox/?status=confirmed").json()["count"] == 0

@@ -21,6 +21,18 @@ def written() -> tuple[int, int, int]:
     return Movement.objects.count(), Reservation.objects.count(), StockOperation.objects.count()
 
 
+def assert_refused(client, url: str, body: dict, status: int, needle: str) -> None:
+    """The request is refused with `status`, the one error shape, a message naming
+    `needle`, and nothing written."""
+    before = written()
+    response = client.post(url, body, format="json")
+    assert response.status_code == status
+    payload = response.json()
+    assert set(payload) == {"error", "message", "detail"}
+    assert needle in payload["message"]
+    assert written() == before
+
+
 def test_sku_detail_shows_totals_and_levels(stocked):
     body = stocked.get("/api/v1/skus/mug-1/").json()
     assert (body["code"], body["on_hand"], body["committed"], body["available"]) == (
@@ -119,13 +131,7 @@ def test_transfer_and_count(stocked):
     ],
 )
 def test_bad_movements_are_refused_and_write_nothing(stocked, body, status, needle):
-    before = written()
-    response = stocked.post("/api/v1/movements/", body, format="json")
-    assert response.status_code == status
-    payload = response.json()
-    assert set(payload) == {"error", "message", "detail"}
-    assert needle in payload["message"]
-    assert written() == before
+    assert_refused(stocked, "/api/v1/movements/", body, status, needle)
 
 
 @pytest.mark.parametrize(
@@ -139,11 +145,7 @@ def test_bad_movements_are_refused_and_write_nothing(stocked, body, status, need
     ],
 )
 def test_bad_reservations_are_refused_and_write_nothing(stocked, body, status, needle):
-    before = written()
-    response = stocked.post("/api/v1/reservations/", body, format="json")
-    assert response.status_code == status
-    assert needle in response.json()["message"]
-    assert written() == before
+    assert_refused(stocked, "/api/v1/reservations/", body, status, needle)
 
 
 def test_bad_skus_are_refused(api):
@@ -208,17 +210,21 @@ def test_a_catalogue_import_and_a_many_line_receipt(api):
     [
         ({"lines": []}, 400, "lines"),
         ({"lines": [{"sku": "MUG-1", "quantity": 0}]}, 400, "quantity"),
-        ({"lines": [{"sku": "MUG-1", "quantity": 1}, {"sku": "NOPE", "quantity": 1}]}, 404, "NOPE"),
-        ({"lines": [{"sku": "MUG-1", "quantity": 1}, {"sku": "mug-1", "quantity": 2}]}, 400, "once"),
+        (
+            {"lines": [{"sku": "MUG-1", "quantity": 1}, {"sku": "NOPE", "quantity": 1}]},
+            404,
+            "NOPE",
+        ),
+        (
+            {"lines": [{"sku": "MUG-1", "quantity": 1}, {"sku": "mug-1", "quantity": 2}]},
+            400,
+            "once",
+        ),
         ({"lines": [{"sku": "MUG-1", "quantity": 1}], "location": "mars"}, 404, "mars"),
     ],
 )
 def test_bad_receipts_write_nothing(stocked, body, status, needle):
-    before = written()
-    response = stocked.post("/api/v1/receipts/", body, format="json")
-    assert response.status_code == status
-    assert needle in response.json()["message"]
-    assert written() == before
+    assert_refused(stocked, "/api/v1/receipts/", body, status, needle)
 
 
 def test_a_bad_catalogue_import_writes_nothing(api):
