@@ -338,3 +338,23 @@ def _apply_level_report(event: InboundEvent, report: LevelReported) -> str:
         inbound_event=event,
     )
     return InboundStatus.PROCESSED
+
+
+def inbox_purge(*, now=None, keep_days: int | None = None) -> int:
+    """Delete settled inbox rows older than the retention window (default 30 days:
+    senders redeliver for hours to days, and the row is what makes a late redelivery a
+    duplicate). Rows still received, failed or dead are kept for a person to see."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    days = keep_days if keep_days is not None else settings.INBOX_RETENTION_DAYS
+    settled = [
+        InboundStatus.PROCESSED,
+        InboundStatus.DUPLICATE,
+        InboundStatus.IGNORED_STALE,
+        InboundStatus.UNMAPPED,
+    ]
+    deleted, _ = InboundEvent.objects.filter(
+        status__in=settled, received_at__lt=now - timedelta(days=max(days, 30))
+    ).delete()
+    return deleted

@@ -40,3 +40,10 @@ def poll_amazon_notifications() -> int:
     from .amazon_poll import amazon_poll_all
 
     return amazon_poll_all()
+
+
+@shared_task(name="channels.tasks.purge_inbox", ignore_result=True)
+def purge_inbox() -> int:
+    from .intake import inbox_purge
+
+    return inbox_purge()

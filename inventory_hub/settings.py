@@ -165,6 +165,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Workers and beat reconnect forever after a broker outage (0 would make them exit).
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Settled inbox rows (and so their dedupe keys) are kept at least this long; never < 30.
+INBOX_RETENTION_DAYS = int(os.environ.get("INBOX_RETENTION_DAYS", "30"))
 # Benchmark-only routes (bench/views.py); never on in production.
 BENCH_ROUTES = env_bool("BENCH_ROUTES", False)
 OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "90"))
@@ -173,6 +175,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {"task": "channels.tasks.sweep_inbox", "schedule": 30.0},
     "sweep-outbox": {"task": "channels.tasks.sweep_outbox", "schedule": 2.0},
     "poll-amazon": {"task": "channels.tasks.poll_amazon_notifications", "schedule": 5.0},
+    "purge-inbox": {"task": "channels.tasks.purge_inbox", "schedule": 3600.0},
 }
 
 # --- REST API ---------------------------------------------------------------------------
