@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from inventory_hub.metrics import WEBHOOKS
 
-from .intake import check_storable, inbox_accept
+from .intake import inbox_accept
 from .models import Channel, ChannelKind
 from .webhooks.parse import parse_events
 from .webhooks.verify import WebhookRejected, parse_amazon_notification
@@ -57,12 +57,11 @@ def amazon_poll_channel(*, channel: Channel, wait_seconds: int = 10, rounds: int
             try:
                 delivery = parse_amazon_notification(body)
                 parse_events(channel.kind, delivery.topic, delivery.payload)
-                check_storable(delivery)
+                _, created = inbox_accept(channel=channel, delivery=delivery, body=body.encode())
             except WebhookRejected as exc:
                 WEBHOOKS.labels(channel=channel.slug, outcome="400").inc()
                 logger.error("amazon %s: unusable notification left in SQS: %s", channel.slug, exc)
                 continue
-            _, created = inbox_accept(channel=channel, delivery=delivery, body=body.encode())
             WEBHOOKS.labels(
                 channel=channel.slug, outcome="accepted" if created else "duplicate"
             ).inc()

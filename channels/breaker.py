@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from .ratelimit import redis_client
+
 WINDOW_SECONDS = 300
 MIN_CALLS = 10
 FAILURE_RATIO = 0.7
@@ -41,16 +43,10 @@ class _Memory:
 _memory = _Memory()
 
 
-def _redis():
-    from .ratelimit import _redis as client
-
-    return client()[0]
-
-
 def _window(slug: str, now: float) -> tuple[int, int]:
     if settings.REDIS_URL:
         key = f"breaker:{slug}:calls"
-        redis = _redis()
+        redis = redis_client()
         redis.zremrangebyscore(key, 0, now - WINDOW_SECONDS)
         members = redis.zrangebyscore(key, now - WINDOW_SECONDS, "+inf")
         failures = sum(1 for m in members if m.endswith(b":fail"))
@@ -63,7 +59,7 @@ def _window(slug: str, now: float) -> tuple[int, int]:
 
 def _opened_at(slug: str) -> float | None:
     if settings.REDIS_URL:
-        value = _redis().get(f"breaker:{slug}:opened")
+        value = redis_client().get(f"breaker:{slug}:opened")
         return float(value) if value else None
     return _memory.opened.get(slug)
 
@@ -89,7 +85,7 @@ def record(slug: str, *, ok: bool) -> BreakerState:
     now = time.time()
     before = state(slug)
     if settings.REDIS_URL:
-        redis = _redis()
+        redis = redis_client()
         key = f"breaker:{slug}:calls"
         redis.zadd(key, {f"{now:.6f}:{threading.get_ident()}:{'ok' if ok else 'fail'}": now})
         redis.expire(key, WINDOW_SECONDS + 60)
@@ -111,7 +107,7 @@ def record(slug: str, *, ok: bool) -> BreakerState:
 
 def _open(slug: str, now: float) -> None:
     if settings.REDIS_URL:
-        _redis().set(f"breaker:{slug}:opened", now, ex=WINDOW_SECONDS)
+        redis_client().set(f"breaker:{slug}:opened", now, ex=WINDOW_SECONDS)
     else:
         with _memory.lock:
             _memory.opened[slug] = now
@@ -119,7 +115,7 @@ def _open(slug: str, now: float) -> None:
 
 def _close(slug: str) -> None:
     if settings.REDIS_URL:
-        _redis().delete(f"breaker:{slug}:opened", f"breaker:{slug}:calls")
+        redis_client().delete(f"breaker:{slug}:opened", f"breaker:{slug}:calls")
     else:
         with _memory.lock:
             _memory.opened.pop(slug, None)

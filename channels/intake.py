@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from inventory_hub.metrics import EVENTS
 from inventory_hub.queueing import enqueue, enqueue_on_commit
-from ledger.models import Reservation, Sku, Source, normalize_sku_code
+from ledger.models import Sku, Source, normalize_sku_code
 from ledger.services import (
     Origin,
     reservation_release,
@@ -56,9 +56,11 @@ def check_storable(delivery: Delivery) -> None:
 
 
 def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[InboundEvent, bool]:
-    """Store a verified delivery. Returns (event, created); a duplicate is not created."""
+    """Store a verified delivery. Returns (event, created); a duplicate is not created.
+    Raises MalformedDelivery for a delivery the database cannot store."""
     from .tasks import process_event
 
+    check_storable(delivery)
     event = InboundEvent(
         channel=channel,
         dedupe_key=delivery.dedupe_key,
@@ -275,10 +277,10 @@ def _converge(state: ChannelOrderLine, event: InboundEvent) -> None:
     elif state.applied == "none" and target == "released":
         state.applied = "released"  # cancelled before we ever reserved: nothing to undo
     if state.applied == "reserved" and target == "shipped":
-        reservation_ship(reservation=_fresh(state.reservation), origin=origin("ship"))
+        reservation_ship(reservation=state.reservation, origin=origin("ship"))
         state.applied = "shipped"
     elif state.applied == "reserved" and target == "released":
-        reservation_release(reservation=_fresh(state.reservation), origin=origin("release"))
+        reservation_release(reservation=state.reservation, origin=origin("release"))
         state.applied = "released"
     if state.applied == "shipped":
         to_return = min(state.restock_quantity, state.quantity) - state.returned_quantity
@@ -298,11 +300,6 @@ def _converge(state: ChannelOrderLine, event: InboundEvent) -> None:
             state.line_ref,
             channel.slug,
         )
-
-
-def _fresh(reservation: Reservation | None) -> Reservation:
-    assert reservation is not None, "a reserved line always has its reservation"
-    return Reservation.objects.get(pk=reservation.pk)
 
 
 def _apply_level_report(event: InboundEvent, report: LevelReported) -> str:

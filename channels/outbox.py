@@ -239,11 +239,10 @@ def drain_flags_raise(channel_ids: list[int]) -> list[int]:
     """The channels whose flag this call raised (all of them without Redis)."""
     if not settings.REDIS_URL or not channel_ids:
         return list(channel_ids)
-    from .ratelimit import _redis
+    from .ratelimit import redis_client
 
     try:
-        client = _redis()[0]
-        raised = client.eval(
+        raised = redis_client().eval(
             _RAISE_FLAGS, len(channel_ids), *map(_drain_flag, channel_ids), DRAIN_FLAG_MS
         )
     except Exception:  # noqa: BLE001 - no Redis: publish (which fails soft) and let sweeps catch up
@@ -254,7 +253,7 @@ def drain_flags_raise(channel_ids: list[int]) -> list[int]:
 def drain_flag_clear(channel_id: int) -> None:
     if not settings.REDIS_URL:
         return
-    from .ratelimit import _redis
+    from .ratelimit import redis_client
 
     with contextlib.suppress(Exception):  # the flag expires by itself
-        _redis()[0].delete(_drain_flag(channel_id))
+        redis_client().delete(_drain_flag(channel_id))

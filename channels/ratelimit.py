@@ -31,11 +31,16 @@ return tostring((want - tokens) / rate)
 
 
 @cache
-def _redis():
+def redis_client():
+    """The process's Redis connection for flow control (buckets, breakers, drain flags)."""
     import redis
 
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return client, client.register_script(_LUA)
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+@cache
+def _bucket_script():
+    return redis_client().register_script(_LUA)
 
 
 _local: dict[str, tuple[float, float]] = {}
@@ -47,9 +52,8 @@ def take(channel_slug: str, *, rate: float, burst: int, tokens: int = 1) -> floa
     seconds to wait before asking again (nothing is taken)."""
     now = time.time()
     if settings.REDIS_URL:
-        _client, script = _redis()
-        wait = float(script(keys=[f"ratelimit:{channel_slug}"], args=[rate, burst, now, tokens]))
-        return wait
+        script = _bucket_script()
+        return float(script(keys=[f"ratelimit:{channel_slug}"], args=[rate, burst, now, tokens]))
     with _local_lock:
         level, stamp = _local.get(channel_slug, (float(burst), now))
         level = min(burst, level + max(0.0, now - stamp) * rate)

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from inventory_hub.errors import error_body
 from inventory_hub.metrics import WEBHOOKS
 
-from .intake import check_storable, inbox_accept
+from .intake import inbox_accept
 from .models import Channel
 from .webhooks.parse import parse_events
 from .webhooks.verify import WebhookRejected, verify_delivery
@@ -87,13 +87,12 @@ class WebhookIntakeView(APIView):
                 WEBHOOKS.labels(channel=slug, outcome="ping").inc()
                 return Response({"status": "ok", "message": "ping acknowledged"})
             parse_events(channel.kind, delivery.topic, delivery.payload)
-            check_storable(delivery)
+            event, created = inbox_accept(channel=channel, delivery=delivery, body=body)
         except WebhookRejected as exc:
             code = {401: "invalid_signature", 400: "malformed", 503: "unavailable"}.get(
                 exc.status_code, "rejected"
             )
             return _refuse(slug, code, str(exc), exc.status_code)
-        event, created = inbox_accept(channel=channel, delivery=delivery, body=body)
         WEBHOOKS.labels(channel=slug, outcome="accepted" if created else "duplicate").inc()
         return Response(
             {"status": "accepted" if created else "duplicate", "event_id": event.pk},

@@ -707,15 +707,3 @@ def _close_reservation(reservation: Reservation, status: str, origin: Origin) ->
     _operate(kind, origin=origin, payload={"reservation": reservation.pk}, work=work)
     reservation.refresh_from_db()
     return reservation
-
-
-def incident_resolve(*, incident: OversellIncident, resolution: str) -> OversellIncident:
-    with transaction.atomic():
-        incident = OversellIncident.objects.select_for_update().get(pk=incident.pk)
-        if incident.status == IncidentStatus.RESOLVED:
-            raise InvalidState("This incident is already resolved.", incident_id=incident.pk)
-        incident.status = IncidentStatus.RESOLVED
-        incident.resolution = resolution
-        incident.resolved_at = timezone.now()
-        incident.save(update_fields=["status", "resolution", "resolved_at"])
-    return incident

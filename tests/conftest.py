@@ -48,7 +48,7 @@ def fresh_flow_control():
     breaker._memory.opened.clear()
     ratelimit._local.clear()
     if settings.REDIS_URL:
-        client = ratelimit._redis()[0]
+        client = ratelimit.redis_client()
         keys = [*client.scan_iter("breaker:*"), *client.scan_iter("ratelimit:*")]
         if keys:
             client.delete(*keys)
