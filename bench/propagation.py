@@ -5,13 +5,15 @@ and a bulk receipt of 5,000 SKUs until 4 channels confirm all 20,000 listings.
 
 The real stack runs as subprocesses against a database of the run's own: the channel
 simulator (`manage.py simulate_channels`), gunicorn (`--workers 2 --threads 8`, DEBUG=0),
-`--workers` Celery workers (`-Q intake,propagate,reconcile,default --concurrency 4` each)
-and Celery beat. Each scenario gets a fresh database (`inventory_hub_bench_prop_<pid>_<x>`,
-copied from one migrated with `manage.py migrate`) and a fresh hub (web, workers, beat);
-the simulator is shared. The hub publishes to Redis database `--redis-db` (14), which must
-be empty at the start and is flushed between scenarios and at the end, so no development
-worker can pick up a task that names a row of a throwaway database. Every simulated store
-answers its API with `latency_ms` 20 (`POST /_control/faults`).
+two Celery workers laid out as the Procfile runs them (an intake worker, `-Q intake,default
+--concurrency 1`, and a propagate worker, `-Q propagate,reconcile --pool threads
+--concurrency 8`) and Celery beat. Each scenario gets a fresh database
+(`inventory_hub_bench_prop_<pid>_<x>`, copied from one migrated with `manage.py migrate`)
+and a fresh hub (web, workers, beat); the simulator is shared. The hub publishes to Redis
+database `--redis-db` (14), which must be empty at the start and is flushed between
+scenarios and at the end, so no development worker can pick up a task that names a row of a
+throwaway database. Every simulated store answers its API with `latency_ms` 20 (`POST
+/_control/faults`).
 
 Scenario A (latency). 5 channels, pool allocation without buffers (so published ==
 available): the selling channel (`--selling-kind`, sandbox) and `--other-kinds` (shopify,
@@ -39,8 +41,8 @@ Then (`--no-bulk-connect` skips it) 4 more channels are connected to the receive
 catalogue: from the first `channel_create` until their 20,000 listings are confirmed, the
 drain's own throughput without SKU creation competing (`bulk_connect_seconds`).
 
-`--split-queues` runs worker 0 on `intake` only and the others on the remaining queues
-(the default, like the Procfile, runs every queue on every worker).
+`--intake-concurrency`, `--propagate-concurrency` and `--propagate-pool` change the two
+workers; `--shared-workers N` instead runs N prefork workers on every queue.
 
 Prints one JSON object on stdout; logs (ours on stderr, the subprocesses' in files under
 a temporary directory that is kept and named in the JSON) elsewhere. Exit code 0 for a
@@ -128,13 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenarios", default="latency,bulk", help="which to run: latency, bulk or both"
     )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated API latency")
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=4, help="--concurrency of each worker")
     parser.add_argument(
-        "--split-queues",
-        action="store_true",
-        help="worker 0 consumes only intake, the others the remaining queues (default: every "
-        "worker consumes every queue, as the Procfile runs it)",
+        "--intake-concurrency", type=int, default=1, help="the intake worker's --concurrency"
+    )
+    parser.add_argument(
+        "--propagate-concurrency",
+        type=int,
+        default=8,
+        help="the propagate worker's --concurrency",
+    )
+    parser.add_argument("--propagate-pool", default="threads", help="the propagate worker's --pool")
+    parser.add_argument(
+        "--shared-workers",
+        type=int,
+        default=0,
+        help="instead of the Procfile layout, this many prefork workers (--concurrency 4) "
+        "on every queue",
     )
     parser.add_argument("--server-workers", type=int, default=2, help="gunicorn --workers")
     parser.add_argument("--server-threads", type=int, default=8, help="gunicorn --threads")
@@ -502,14 +513,13 @@ class Hub:
                 self.log("gunicorn"),
             )
         )  # fmt: skip
-        for index in range(self.args.workers):
+        for index, (queues, pool, concurrency) in enumerate(self.worker_layout()):
             self.started.append(
                 self.procs.start(
                     f"{self.label} worker {index}",
                     [
                         py, "-m", "celery", "-A", "inventory_hub", "worker",
-                        "-Q", self.queues(index),
-                        "--concurrency", str(self.args.concurrency),
+                        "-Q", queues, "--pool", pool, "--concurrency", str(concurrency),
                         "-n", f"bench{index}-{os.getpid()}@%h", "--loglevel", "INFO",
                     ],
                     self.env("INFO"),
@@ -528,18 +538,23 @@ class Hub:
             )
         )  # fmt: skip
         wait_for("gunicorn", lambda: httpx.get(f"{self.url}/healthz", timeout=5), self.procs)
-        for index in range(self.args.workers):
+        for index in range(self.worker_count):
             log = self.log(f"worker-{index}")
             wait_for(f"worker {index}", lambda log=log: " ready." in log.read_text(), self.procs)
         common.log(f"{self.label}: hub up at {self.url}")
 
-    def queues(self, index: int) -> str:
-        """All queues on every worker, or with --split-queues worker 0 takes intake only."""
-        if not self.args.split_queues:
-            return ",".join(SERVER_QUEUES)
-        if index == 0:
-            return "intake"
-        return ",".join(q for q in SERVER_QUEUES if q != "intake")
+    def worker_layout(self) -> list[tuple[str, str, int]]:
+        """(queues, pool, concurrency) per worker: the Procfile's two, or shared ones."""
+        if self.args.shared_workers:
+            return [(",".join(SERVER_QUEUES), "prefork", 4)] * self.args.shared_workers
+        return [
+            ("intake,default", "prefork", self.args.intake_concurrency),
+            ("propagate,reconcile", self.args.propagate_pool, self.args.propagate_concurrency),
+        ]
+
+    @property
+    def worker_count(self) -> int:
+        return len(self.worker_layout())
 
     def stop(self) -> None:
         self.procs.stop(self.started)
@@ -547,7 +562,7 @@ class Hub:
 
     def mark(self) -> None:
         """task_stats() counts what the workers log after this point."""
-        for index in range(self.args.workers):
+        for index in range(self.worker_count):
             path = self.log(f"worker-{index}")
             self.marks[path] = path.stat().st_size
 
@@ -556,7 +571,8 @@ class Hub:
         durations: dict[str, list[float]] = defaultdict(list)
         empty_drains = 0
         outcomes: Counter[str] = Counter()
-        for index in range(self.args.workers):
+        batch_sizes: list[int] = []
+        for index in range(self.worker_count):
             path = self.log(f"worker-{index}")
             with open(path, "rb") as log:
                 log.seek(self.marks.get(path, 0))
@@ -571,6 +587,8 @@ class Hub:
                     empty_drains += 1
                 if name == "process_event":
                     outcomes[match.group(3).strip()] += 1
+                if name == "process_inbox" and match.group(3).strip().isdigit():
+                    batch_sizes.append(int(match.group(3).strip()))
         out: dict[str, Any] = {}
         for name, values in sorted(durations.items()):
             out[name] = {
@@ -584,6 +602,9 @@ class Hub:
             out["drain_outbox"]["handled_nothing"] = empty_drains
         if "process_event" in out:
             out["process_event"]["results"] = dict(outcomes)
+        if "process_inbox" in out and batch_sizes:
+            out["process_inbox"]["deliveries"] = sum(batch_sizes)
+            out["process_inbox"]["deliveries_per_task"] = summary([float(n) for n in batch_sizes])
         return out
 
     def tracebacks(self) -> int:
@@ -1609,9 +1630,14 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
         "quantity including the sale; latency_from_order_call_end_ms starts when the "
         "simulator's order call returned instead. Orders never confirmed count as infinite "
         "(a percentile that lands on one is null).",
-        f"Stack: gunicorn {args.server_workers}x{args.server_threads}, {args.workers} Celery "
-        f"worker(s) x --concurrency {args.concurrency} "
-        f"{'(worker 0 on intake only)' if args.split_queues else 'on all queues'}, beat, "
+        f"Stack: gunicorn {args.server_workers}x{args.server_threads}, "
+        + (
+            f"{args.shared_workers} prefork Celery worker(s) x 4 on all queues, "
+            if args.shared_workers
+            else f"an intake worker (prefork x {args.intake_concurrency}) and a propagate "
+            f"worker ({args.propagate_pool} x {args.propagate_concurrency}), "
+        )
+        + "beat, "
         "simulator with "
         f"{args.latency_ms:g} ms API latency, {os.cpu_count()} CPU cores for everything.",
         *limits_notes(args),

@@ -1,23 +1,30 @@
 """Webhook intake: persist first, process later, apply each transition once.
 
 `inbox_accept` is all the web request does after verification: one INSERT (the UNIQUE
-(channel, dedupe_key) makes a redelivery a no-op) and a task enqueued on commit.
-`inbox_process` turns a stored delivery into canonical events and applies them to the
-ledger in one transaction. Failures retry with backoff stored in the row; the beat
-sweeper re-enqueues anything a lost broker message left behind.
+(channel, dedupe_key) makes a redelivery a no-op) and, on commit, a wake-up for the
+intake worker (a burst of deliveries publishes one task, see `wakeup`).
+`inbox_process_waiting` claims what waits, oldest first, and applies it in batches: one
+transaction per batch, a savepoint per delivery (a failing delivery rolls back alone),
+and one outbox refresh per touched listing at the end of the batch. Each delivery turns
+into canonical events applied to the ledger through its services. Failures retry with
+backoff stored in the row; the beat sweeper wakes the worker for anything a lost broker
+message left behind.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory_hub.metrics import EVENTS
-from inventory_hub.queueing import enqueue, enqueue_on_commit
+from inventory_hub.queueing import enqueue
 from ledger.models import Sku, Source, normalize_sku_code
 from ledger.services import (
     Origin,
@@ -35,7 +42,9 @@ from .models import (
     InboundStatus,
     Listing,
 )
+from .outbox import outbox_refresh_batched, outbox_refresh_flush
 from .selectors import channel_locations
+from .wakeup import flag_clear, flags_raise
 from .webhooks.events import LevelReported, OrderEvent
 from .webhooks.parse import parse_events
 from .webhooks.verify import Delivery, MalformedDelivery, WebhookRejected
@@ -43,7 +52,9 @@ from .webhooks.verify import Delivery, MalformedDelivery, WebhookRejected
 logger = logging.getLogger(__name__)
 
 # Processing retries: a deadlock or a database restart heals in seconds; a bug does not.
-PROCESS_BACKOFF = [timedelta(seconds=s) for s in (10, 60, 300, 1800, 7200, 21600)]
+# The first retry is quick: two batches that deadlock on each other's rows lose one
+# delivery for a moment, not for minutes.
+PROCESS_BACKOFF = [timedelta(seconds=s) for s in (2, 10, 60, 300, 1800, 7200, 21600)]
 STUCK_AFTER = timedelta(seconds=30)
 
 
@@ -58,8 +69,6 @@ def check_storable(delivery: Delivery) -> None:
 def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[InboundEvent, bool]:
     """Store a verified delivery. Returns (event, created); a duplicate is not created.
     Raises MalformedDelivery for a delivery the database cannot store."""
-    from .tasks import process_event
-
     check_storable(delivery)
     event = InboundEvent(
         channel=channel,
@@ -72,81 +81,149 @@ def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[
     try:
         with transaction.atomic():
             event.save()
-            enqueue_on_commit(process_event, event.pk)
+            transaction.on_commit(request_processing)
     except IntegrityError:
         existing = InboundEvent.objects.get(channel=channel, dedupe_key=delivery.dedupe_key)
         return existing, False
     return event, True
 
 
+WAKE_FLAG = "inbox-process-requested"
+
+
+def request_processing() -> None:
+    """Ask a worker to process the inbox. A burst of deliveries publishes one task: the
+    flag stays raised until a worker clears it, just before it claims what is waiting."""
+    from .tasks import process_inbox
+
+    if flags_raise([WAKE_FLAG]):
+        enqueue(process_inbox)
+
+
+def _ready(now) -> Q:
+    return Q(status=InboundStatus.RECEIVED) | Q(
+        status=InboundStatus.FAILED, next_attempt_at__lte=now
+    )
+
+
+def _claimable():
+    # of=self: the join must not lock the channel row too, or every other event of the
+    # channel would be skipped while this one is processed.
+    return InboundEvent.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
+        "channel"
+    )
+
+
 def inbox_process(*, event_id: int) -> str | None:
-    """Apply one stored delivery. Idempotent: a processed event is left alone, and a
-    worker already holding the row makes this call a no-op."""
+    """Apply one stored delivery (received, or failed and retried by hand or by the
+    sweeper). Idempotent: a processed event is left alone, and a worker already holding
+    the row makes this call a no-op."""
+    claim = _claimable().filter(
+        pk=event_id, status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED]
+    )
+    events = _process(claim)
+    return events[0].status if events else None
+
+
+def inbox_process_waiting(*, batch_size: int | None = None, max_batches: int = 40) -> int:
+    """Apply what waits in the inbox, oldest first, `batch_size` deliveries per
+    transaction, until nothing is left (or `max_batches`, then another task is queued).
+    Returns how many deliveries were handled."""
+    from .tasks import process_inbox
+
+    size = batch_size or settings.INBOX_BATCH_SIZE
+    flag_clear(WAKE_FLAG)  # a delivery committed from now on asks for another round
+    handled = 0
+    for _ in range(max_batches):
+        events = _process(_claimable().filter(_ready(timezone.now())).order_by("id")[:size])
+        handled += len(events)
+        if len(events) < size:
+            return handled
+    enqueue(process_inbox)  # more is waiting: let other tasks in between
+    return handled
+
+
+def _process(claim) -> list[InboundEvent]:
+    """Apply the claimed deliveries in one transaction, each inside its own savepoint: a
+    delivery that fails is rolled back alone and retried with backoff, the others commit.
+    Stock movements of the batch recompute each touched listing once, at the end."""
     with transaction.atomic():
-        event = (
-            # of=self: the join must not lock the channel row too, or every other event
-            # of the channel would be skipped while this one is processed.
-            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("channel")
-            .filter(pk=event_id, status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED])
-            .first()
-        )
-        if event is None:
-            return None
-        event.attempts += 1
-        try:
-            with transaction.atomic():
-                status, unmapped = _apply(event)
-        except WebhookRejected as exc:
-            # Verified at the door but unusable: retrying cannot help.
-            event.status, event.error = InboundStatus.DEAD, str(exc)
-        except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
-            logger.exception("processing inbound event %s failed", event.pk)
-            event.error = f"{type(exc).__name__}: {exc}"[:2000]
-            if event.attempts > len(PROCESS_BACKOFF):
-                event.status = InboundStatus.DEAD
-            else:
-                event.status = InboundStatus.FAILED
-                event.next_attempt_at = timezone.now() + PROCESS_BACKOFF[event.attempts - 1]
+        events = list(claim)
+        if not events:
+            return []
+        context = _BatchContext()
+        with outbox_refresh_batched():
+            for event in events:
+                _process_one(event, context)
+        InboundEvent.objects.bulk_update(events, PROCESSED_FIELDS)
+    for event in events:
+        EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
+    return events
+
+
+PROCESSED_FIELDS = [
+    "status",
+    "attempts",
+    "error",
+    "unmapped_skus",
+    "processed_at",
+    "next_attempt_at",
+]
+
+
+@dataclass
+class _BatchContext:
+    """Lookups that stay put for the length of one batch transaction."""
+
+    locations: dict[int, list] = field(default_factory=dict)
+
+    def locations_of(self, channel: Channel) -> list:
+        if channel.pk not in self.locations:
+            self.locations[channel.pk] = channel_locations(channel=channel)
+        return self.locations[channel.pk]
+
+
+def _process_one(event: InboundEvent, context: _BatchContext) -> None:
+    event.attempts += 1
+    try:
+        with transaction.atomic():
+            status, unmapped = _apply(event, context)
+    except WebhookRejected as exc:
+        # Verified at the door but unusable: retrying cannot help.
+        event.status, event.error = InboundStatus.DEAD, str(exc)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+        logger.exception("processing inbound event %s failed", event.pk)
+        event.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if event.attempts > len(PROCESS_BACKOFF):
+            event.status = InboundStatus.DEAD
         else:
-            event.status, event.unmapped_skus, event.error = status, unmapped, ""
-            event.processed_at = timezone.now()
-        event.save(
-            update_fields=[
-                "status",
-                "attempts",
-                "error",
-                "unmapped_skus",
-                "processed_at",
-                "next_attempt_at",
-            ]
-        )
-    EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
-    return event.status
+            event.status = InboundStatus.FAILED
+            event.next_attempt_at = timezone.now() + PROCESS_BACKOFF[event.attempts - 1]
+    else:
+        event.status, event.unmapped_skus, event.error = status, unmapped, ""
+        event.processed_at = timezone.now()
+        event.next_attempt_at = None
 
 
 def inbox_sweep(*, now=None) -> int:
-    """Re-enqueue deliveries a lost broker message left in `received`, and failed ones
-    whose retry time has come. Returns how many were enqueued."""
-    from .tasks import process_event
+    """Queue processing for deliveries a lost broker message left in `received`, and for
+    failed ones whose retry time has come. Returns how many are waiting."""
+    from .tasks import process_inbox
 
     now = now or timezone.now()
-    stuck = InboundEvent.objects.filter(
-        status=InboundStatus.RECEIVED, received_at__lt=now - STUCK_AFTER
-    ).values_list("id", flat=True)[:1000]
-    due = InboundEvent.objects.filter(
-        status=InboundStatus.FAILED, next_attempt_at__lte=now
-    ).values_list("id", flat=True)[:1000]
-    ids = sorted({*stuck, *due})
-    for event_id in ids:
-        enqueue(process_event, event_id)
-    return len(ids)
+    waiting = InboundEvent.objects.filter(
+        Q(status=InboundStatus.RECEIVED, received_at__lt=now - STUCK_AFTER)
+        | Q(status=InboundStatus.FAILED, next_attempt_at__lte=now)
+    ).count()
+    if waiting:
+        enqueue(process_inbox)
+    return waiting
 
 
 # --- applying canonical events ----------------------------------------------------------
 
 
-def _apply(event: InboundEvent) -> tuple[str, list[str]]:
+def _apply(event: InboundEvent, context: _BatchContext) -> tuple[str, list[str]]:
     channel = event.channel
     payload = json.loads(event.body) if event.body else {}
     canonical = parse_events(channel.kind, event.topic, payload)
@@ -154,7 +231,7 @@ def _apply(event: InboundEvent) -> tuple[str, list[str]]:
     statuses: list[str] = []
     for item in canonical:
         if isinstance(item, OrderEvent):
-            unmapped += _apply_order_event(event, item)
+            unmapped += _apply_order_event(event, item, context)
         elif isinstance(item, LevelReported):
             status = _apply_level_report(event, item)
             if status == InboundStatus.UNMAPPED:
@@ -174,7 +251,7 @@ def _skus_by_key(codes: list[str]) -> dict[str, Sku]:
     return {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=keys)}
 
 
-def _apply_order_event(event: InboundEvent, order: OrderEvent) -> list[str]:
+def _apply_order_event(event: InboundEvent, order: OrderEvent, context: _BatchContext) -> list[str]:
     """Record what this event says about each line, then bring the ledger to the state
     the full set of seen events implies (so arrival order does not matter)."""
     channel = event.channel
@@ -220,7 +297,7 @@ def _apply_order_event(event: InboundEvent, order: OrderEvent) -> list[str]:
                 state.restock_quantity += line.quantity
         if not state.quantity:
             state.quantity = line.quantity
-        _converge(state, event)
+        _converge(state, event, context.locations_of(event.channel))
         state.save(update_fields=STATE_FIELDS)
     return unmapped
 
@@ -249,7 +326,7 @@ def _target(state: ChannelOrderLine) -> str:
     return "reserved"
 
 
-def _converge(state: ChannelOrderLine, event: InboundEvent) -> None:
+def _converge(state: ChannelOrderLine, event: InboundEvent, locations: list) -> None:
     channel = event.channel
     target = _target(state)
 
@@ -269,7 +346,7 @@ def _converge(state: ChannelOrderLine, event: InboundEvent) -> None:
             order_id=state.order_id,
             line_ref=state.line_ref,
             channel_slug=channel.slug,
-            locations=channel_locations(channel=channel),
+            locations=locations,
             allow_oversell=True,  # the channel already sold it: record it, flag it
             origin=origin("reserve"),
         )
@@ -285,7 +362,6 @@ def _converge(state: ChannelOrderLine, event: InboundEvent) -> None:
     if state.applied == "shipped":
         to_return = min(state.restock_quantity, state.quantity) - state.returned_quantity
         if to_return > 0:
-            locations = channel_locations(channel=channel)
             stock_return(
                 sku=state.sku,
                 quantity=to_return,
@@ -306,6 +382,7 @@ def _apply_level_report(event: InboundEvent, report: LevelReported) -> str:
     """A channel told us its own number. Older than what we saw: stale. Equal to what we
     published: our own echo. Anything else: drift, recorded for review."""
     channel = event.channel
+    outbox_refresh_flush()  # earlier deliveries of this batch may have moved its target
     listings = Listing.objects.select_for_update().filter(channel=channel)
     if report.sku:
         listing = listings.filter(sku__code_key=normalize_sku_code(report.sku)).first()

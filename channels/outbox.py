@@ -11,11 +11,11 @@ constant in the number of listings (bulk reads, bulk writes).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -32,6 +32,7 @@ from .models import (
     ListingState,
     OutboxEntry,
 )
+from .wakeup import flag_clear, flags_raise
 
 
 def channel_available_by_sku(
@@ -122,6 +123,10 @@ def outbox_refresh_for_skus(
     sku_ids = set(sku_ids)
     if not sku_ids:
         return 0
+    batch = getattr(_batched, "sku_ids", None)
+    if batch is not None and channel_ids is None and not force:
+        batch.update(sku_ids)
+        return 0
     listings = _listing_rows(sku_ids, set(channel_ids) if channel_ids is not None else None)
     if not listings:
         return 0
@@ -158,6 +163,42 @@ def outbox_refresh_for_skus(
         _upsert_pending(queued, now)
         request_drain(sorted({listing.channel_id for listing, _ in queued}))
     return len(queued)
+
+
+_batched = threading.local()
+
+
+@contextlib.contextmanager
+def outbox_refresh_batched():
+    """Fold the refreshes of many stock movements in one transaction into one.
+
+    Inside the block, `outbox_refresh_for_skus` called as a movement calls it (no channel
+    filter, no force) only remembers the SKUs; they are refreshed together when the block
+    ends, still inside the caller's transaction. The intake uses it to apply a batch of
+    webhook deliveries: fifty sales of one SKU recompute its listings once, not fifty
+    times, and queue one push. Use `outbox_refresh_flush` before reading listings inside
+    the block."""
+    if getattr(_batched, "sku_ids", None) is not None:
+        yield  # already batching: the outer block refreshes
+        return
+    _batched.sku_ids = set()
+    try:
+        yield
+        outbox_refresh_flush()
+    finally:
+        _batched.sku_ids = None
+
+
+def outbox_refresh_flush() -> int:
+    """Refresh what a batching block collected so far (nothing outside one)."""
+    pending = getattr(_batched, "sku_ids", None)
+    if not pending:
+        return 0
+    _batched.sku_ids = None  # this refresh runs now
+    try:
+        return outbox_refresh_for_skus(sku_ids=pending)
+    finally:
+        _batched.sku_ids = set()
 
 
 def _update_listings(listings: list[_ListingRow]) -> None:
@@ -221,39 +262,15 @@ def request_drain(channel_ids: list[int]) -> None:
     transaction.on_commit(publish)
 
 
-DRAIN_FLAG_MS = 2000
-_RAISE_FLAGS = """
-local raised = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then table.insert(raised, i) end
-end
-return raised
-"""
-
-
 def _drain_flag(channel_id: int) -> str:
     return f"drain-requested:{channel_id}"
 
 
 def drain_flags_raise(channel_ids: list[int]) -> list[int]:
     """The channels whose flag this call raised (all of them without Redis)."""
-    if not settings.REDIS_URL or not channel_ids:
-        return list(channel_ids)
-    from .ratelimit import redis_client
-
-    try:
-        raised = redis_client().eval(
-            _RAISE_FLAGS, len(channel_ids), *map(_drain_flag, channel_ids), DRAIN_FLAG_MS
-        )
-    except Exception:  # noqa: BLE001 - no Redis: publish (which fails soft) and let sweeps catch up
-        return list(channel_ids)
-    return [channel_ids[index - 1] for index in raised]
+    raised = flags_raise([_drain_flag(channel_id) for channel_id in channel_ids])
+    return [channel_ids[index] for index in raised]
 
 
 def drain_flag_clear(channel_id: int) -> None:
-    if not settings.REDIS_URL:
-        return
-    from .ratelimit import redis_client
-
-    with contextlib.suppress(Exception):  # the flag expires by itself
-        redis_client().delete(_drain_flag(channel_id))
+    flag_clear(_drain_flag(channel_id))

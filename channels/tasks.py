@@ -21,6 +21,13 @@ def process_event(event_id: int) -> str | None:
     return inbox_process(event_id=event_id)
 
 
+@shared_task(name="channels.tasks.process_inbox", ignore_result=True)
+def process_inbox() -> int:
+    from .intake import inbox_process_waiting
+
+    return inbox_process_waiting()
+
+
 @shared_task(name="channels.tasks.sweep_inbox", ignore_result=True)
 def sweep_inbox() -> int:
     from .intake import inbox_sweep

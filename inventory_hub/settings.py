@@ -152,6 +152,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "channels.tasks.process_event": {"queue": "intake"},
+    "channels.tasks.process_inbox": {"queue": "intake"},
     "channels.tasks.sweep_inbox": {"queue": "intake"},
     "channels.tasks.poll_amazon_notifications": {"queue": "intake"},
     "channels.tasks.drain_outbox": {"queue": "propagate"},
@@ -167,6 +168,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Settled inbox rows (and so their dedupe keys) are kept at least this long; never < 30.
 INBOX_RETENTION_DAYS = int(os.environ.get("INBOX_RETENTION_DAYS", "30"))
+# Deliveries applied per transaction by the intake worker: bigger batches cost less per
+# delivery, smaller ones hold stock-level locks for less time.
+INBOX_BATCH_SIZE = max(1, int(os.environ.get("INBOX_BATCH_SIZE", "20")))
 # Benchmark-only routes (bench/views.py); never on in production.
 BENCH_ROUTES = env_bool("BENCH_ROUTES", False)
 OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "90"))

@@ -9,11 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.intake import inbox_process
-from channels.models import ChannelOrderLine, Drift, InboundEvent, InboundStatus, Listing
+from channels.intake import inbox_process, inbox_process_waiting
+from channels.models import (
+    ChannelOrderLine,
+    Drift,
+    InboundEvent,
+    InboundStatus,
+    Listing,
+    OutboxEntry,
+)
 from channels.services import channel_create
 from channels.webhooks.signing import make_standard_secret, sign_shopify, sign_standard
 from ledger.models import Movement, OversellIncident, Reservation, StockLevel
@@ -335,3 +343,99 @@ def test_settled_inbox_rows_are_kept_30_days_then_purged(client):
     assert inbox_purge(keep_days=7) == 1  # 7 is below the floor: 30 days apply
     assert list(InboundEvent.objects.values_list("dedupe_key", flat=True)) == ["failing"]
     assert level(sku).committed == 1  # the ledger keeps its history
+
+
+# --- batches: many deliveries per transaction ----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_batch_applies_every_delivery_and_queues_one_push_per_listing(client):
+    standard_channel()
+    channel_create(slug="shop", kind="standard", name="Shop", webhook_secret=SECRET)
+    sku = sku_create(code="TEE")
+    stock_receive(sku=sku, quantity=100)
+    versions = dict(Listing.objects.values_list("channel__slug", "target_version"))
+    for index in range(12):
+        post_standard(
+            client, "web", order("created", f"W-{index}", [("TEE", 2)]), msg_id=f"b{index}"
+        )
+
+    assert inbox_process_waiting(batch_size=5) == 12  # three batches: 5, 5 and 2
+
+    assert level(sku).committed == 24
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
+    for listing in Listing.objects.all():
+        assert listing.published == 76
+        # One refresh per batch, not one per sale.
+        assert listing.target_version == versions[listing.channel.slug] + 3
+        assert OutboxEntry.objects.filter(listing=listing, status="pending").count() == 1
+    assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_fewer_statements_per_delivery_than_one_at_a_time(client):
+    standard_channel()
+    channel_create(slug="shop", kind="standard", name="Shop", webhook_secret=SECRET)
+    skus = [sku_create(code=f"TEE-{index}") for index in range(4)]
+    for sku in skus:
+        stock_receive(sku=sku, quantity=100)
+
+    def post_orders(prefix, count):
+        for index in range(count):
+            code = skus[index % len(skus)].code
+            payload = order("created", f"{prefix}-{index}", [(code, 1)])
+            post_standard(client, "web", payload, msg_id=f"{prefix}{index}")
+
+    post_orders("one", 10)
+    with CaptureQueriesContext(connection) as one_at_a_time:
+        process_all()
+    one_at_a_time_count = len(one_at_a_time)  # now: the log is capped and shared
+    post_orders("batch", 10)
+    with CaptureQueriesContext(connection) as batched:
+        assert inbox_process_waiting(batch_size=10) == 10
+    assert len(batched) < 0.75 * one_at_a_time_count
+    assert Reservation.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_a_failing_delivery_rolls_back_alone_and_is_retried(client):
+    standard_channel()
+    sku = sku_create(code="TEE")
+    stock_receive(sku=sku, quantity=10)
+    post_standard(client, "web", order("created", "W-1", [("TEE", 1)]), msg_id="ok-1")
+    # Stored (it passed the door once) but it cannot be applied: a broken body.
+    broken = InboundEvent.objects.create(
+        channel=InboundEvent.objects.get().channel, dedupe_key="broken", topic="order.created",
+        body="{not json",
+    )  # fmt: skip
+    post_standard(client, "web", order("created", "W-2", [("TEE", 2)]), msg_id="ok-2")
+
+    assert inbox_process_waiting(batch_size=10) == 3
+
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == (InboundStatus.FAILED, 1)
+    assert "JSONDecodeError" in broken.error and broken.next_attempt_at is not None
+    assert level(sku).committed == 3  # both good deliveries, nothing from the broken one
+    assert set(InboundEvent.objects.exclude(pk=broken.pk).values_list("status", flat=True)) == {
+        InboundStatus.PROCESSED
+    }
+    assert inbox_process_waiting() == 0  # its retry is not due yet
+
+
+@pytest.mark.django_db
+def test_a_level_report_after_a_sale_in_the_same_batch_is_an_echo_not_drift(client):
+    standard_channel()
+    sku = sku_create(code="TEE")
+    stock_receive(sku=sku, quantity=5)
+    post_standard(client, "web", order("created", "W-1", [("TEE", 2)]), msg_id="sale")
+    report = {
+        "type": "inventory.level",
+        "timestamp": "2026-11-23T10:05:00Z",
+        "data": {"sku": "TEE", "quantity": 3},  # the channel shows the sale too
+    }
+    post_standard(client, "web", report, msg_id="level")
+
+    assert inbox_process_waiting(batch_size=10) == 2
+
+    assert Listing.objects.get(sku=sku).published == 3
+    assert not Drift.objects.exists()
