@@ -29,6 +29,8 @@ def flags_raise(keys: list[str]) -> list[int]:
     from .ratelimit import redis_client
 
     try:
+        if len(keys) == 1:  # the common case (a webhook): one plain SET, no script
+            return [0] if redis_client().set(keys[0], "1", nx=True, px=FLAG_MS) else []
         raised = redis_client().eval(_RAISE, len(keys), *keys, FLAG_MS)
     except Exception:  # noqa: BLE001 - no Redis: publish (which fails soft) and let sweeps catch up
         return list(range(len(keys)))

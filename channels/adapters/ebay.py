@@ -6,7 +6,12 @@
   The answer is 200 or 207 (multi-status) with one ``responses[]`` entry per offer (or per
   SKU); a SKU is accepted when all its entries are 2xx. No compare-and-set and no
   idempotency key. Mind eBay's 250 revisions per listing per day: the hub coalesces.
-* Read: ``GET inventory_item/{sku}``; 404 means not listed.
+* Read: ``POST bulk_get_inventory_item`` with up to 25 ``requests`` of ``{sku}``
+  (``Content-Type: application/json``). The answer is 200, or 207 when results are mixed,
+  with one ``responses[]`` entry per SKU carrying its own ``statusCode`` and, on 200, the
+  ``inventoryItem`` as ``GET inventory_item/{sku}`` returns it. A 404 entry means not
+  listed; any other failed entry fails the read as a failed call would (429 throttled,
+  5xx unavailable, other 4xx rejected), as did the one-GET-per-SKU read it replaces.
 * Find: ``GET offer?sku=`` gives the offer id(s). ``ListingRef.external_id`` holds the offer
   id, or several separated by commas for a SKU offered on several marketplaces; a SKU
   without a known offer is pushed with its offers looked up first.
@@ -19,15 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+
+import httpx
 
 from channels.adapters.base import (
     ChannelAdapter,
+    ChannelError,
     ChannelRejected,
+    ChannelThrottled,
     ChannelUnavailable,
     LevelPush,
     ListingRef,
     PushOutcome,
+    chunked,
 )
 
 API_PATH = "sell/inventory/v1"
@@ -118,21 +127,56 @@ class EbayAdapter(ChannelAdapter):
 
     def read_levels(self, refs: Sequence[ListingRef]) -> dict[str, int | None]:
         levels: dict[str, int | None] = {}
-        for ref in refs:
-            response = self._send(
-                "GET",
-                f"{self.api_url}/inventory_item/{quote(ref.sku, safe='')}",
-                expected=(404,),
-                headers=self._headers,
-            )
-            if response.status_code == 404:
-                levels[ref.sku] = None
+        skus = list(dict.fromkeys(ref.sku for ref in refs))
+        for chunk in chunked(skus, self.max_batch):
+            levels.update(self._read_chunk(chunk))
+        return levels
+
+    def _read_chunk(self, skus: Sequence[str]) -> dict[str, int | None]:
+        response = self._send(
+            "POST",
+            f"{self.api_url}/bulk_get_inventory_item",
+            json={"requests": [{"sku": sku} for sku in skus]},
+            headers=self._headers,
+        )
+        body = self._json(response)
+        answers = body.get("responses") if isinstance(body, dict) else None
+        if not isinstance(answers, list):
+            raise ChannelUnavailable("ebay: bulk read answer without 'responses'")
+        by_sku = {str(a.get("sku")): a for a in answers if isinstance(a, dict)}
+        levels: dict[str, int | None] = {}
+        for sku in skus:
+            answer = by_sku.get(sku)
+            if answer is None:
+                raise ChannelUnavailable(f"ebay: SKU {sku!r} missing from the bulk read answer")
+            status = int(answer.get("statusCode") or 500)
+            if status == 404:
+                levels[sku] = None
                 continue
-            item = self._json(response)
+            if not 200 <= status < 300:
+                raise self._error_for_answer(response, sku, answer, status)
+            item = answer.get("inventoryItem") or {}
             availability = (item.get("availability") or {}).get("shipToLocationAvailability")
             quantity = (availability or {}).get("quantity")
-            levels[ref.sku] = int(quantity) if quantity is not None else None
+            levels[sku] = int(quantity) if quantity is not None else None
         return levels
+
+    def _error_for_answer(
+        self, response: httpx.Response, sku: str, answer: dict[str, Any], status: int
+    ) -> ChannelError:
+        """What one failed SKU of a bulk read raises: the error its own GET would have
+        raised (see ``_error_for_response``), since a read cannot report per SKU."""
+        errors = ", ".join(str(e.get("message", "")) for e in answer.get("errors") or ())
+        message = f"ebay: bulk read of {sku!r} answered {status}"
+        if errors:
+            message = f"{message}: {errors}"
+        if status == 429:
+            return ChannelThrottled(
+                message, retry_after=self._default_retry_after(response), status_code=status
+            )
+        if status >= 500 or status == 408:
+            return ChannelUnavailable(message, status_code=status)
+        return ChannelRejected(message, status_code=status)
 
     def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
         found: dict[str, ListingRef] = {}

@@ -7,6 +7,11 @@ API below ``<sim>/ebay/<store>`` (``Authorization: Bearer <token>``):
   answers 200, or 207 when some entries failed, with one ``responses[]`` entry per offer
   (per SKU when no offer is given). The item and the offer keep separate quantities and a
   buyer sees the smaller, so an adapter that forgets either is caught.
+* ``POST sell/inventory/v1/bulk_get_inventory_item``: up to 25 ``requests`` of ``{sku}``
+  (``Content-Type: application/json``, else 415); answers 200, or 207 when some SKUs are
+  unknown, with one ``responses[]`` entry per SKU: ``{statusCode: 200, sku, inventoryItem}``
+  or ``{statusCode: 404, sku, errors}``. One read against the store's rate limit, however
+  many SKUs it carries.
 * ``GET sell/inventory/v1/inventory_item/<sku>`` and ``GET sell/inventory/v1/offer?sku=``.
 * ``GET commerce/notification/v1/public_key/<kid>``: the store's ECDSA public key,
   ``{"key": "-----BEGIN PUBLIC KEY-----...", "algorithm": "ECDSA", "digest": "SHA1"}``
@@ -54,6 +59,17 @@ def _error(error_id: int, message: str, category: str = "REQUEST") -> dict[str, 
     }
 
 
+def _item(sku: str, quantity: int) -> dict[str, Any]:
+    """An inventory item as getInventoryItem (and bulkGetInventoryItem) returns it."""
+    return {
+        "sku": sku,
+        "locale": "en_US",
+        "product": {"title": sku},
+        "condition": "NEW",
+        "availability": {"shipToLocationAvailability": {"quantity": quantity}},
+    }
+
+
 class EbayApi(KindApi):
     kind = "ebay"
     supported_events = frozenset({"order.created"})
@@ -61,6 +77,7 @@ class EbayApi(KindApi):
     def __init__(self) -> None:
         self.routes = (
             Route("POST", (*API, "bulk_update_price_quantity"), self._bulk_update, "write"),
+            Route("POST", (*API, "bulk_get_inventory_item"), self._bulk_get, "read"),
             Route("GET", (*API, "inventory_item", "{sku}"), self._inventory_item, "read"),
             Route("GET", (*API, "offer"), self._offers, "read"),
             Route(
@@ -189,6 +206,41 @@ class EbayApi(KindApi):
             results.append({"sku": sku, "statusCode": 200, "errors": [], "warnings": []})
         return results
 
+    def _bulk_get(self, store: Store, request: Request, call: Call) -> Response:
+        if not request.header("content-type").lower().startswith("application/json"):
+            return self.error(415, "Unsupported media type: send Content-Type: application/json.")
+        body = request.json()
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not requests:
+            return json_response(400, {"errors": [_error(25709, "Invalid request: 'requests'")]})
+        call.items = len(requests)
+        if len(requests) > MAX_REQUESTS:
+            return json_response(
+                400,
+                {"errors": [_error(25727, f"The number of requests exceeds {MAX_REQUESTS}.")]},
+            )
+        skus = [str(entry.get("sku") or "") for entry in requests]
+        with store.lock:
+            quantities = {sku: store.levels.get(sku) for sku in skus}
+        responses: list[dict[str, Any]] = []
+        for sku in skus:
+            quantity = quantities[sku]
+            if quantity is None:
+                responses.append(
+                    {
+                        "statusCode": 404,
+                        "sku": sku,
+                        "errors": [_error(25702, f"SKU {sku} is not available in the system.")],
+                        "warnings": [],
+                    }
+                )
+            else:
+                responses.append(
+                    {"statusCode": 200, "sku": sku, "inventoryItem": _item(sku, quantity)}
+                )
+        status = 200 if all(r["statusCode"] == 200 for r in responses) else 207
+        return json_response(status, {"responses": responses})
+
     def _inventory_item(self, store: Store, request: Request, call: Call) -> Response:
         sku = call.params["sku"]
         with store.lock:
@@ -198,16 +250,7 @@ class EbayApi(KindApi):
                 404,
                 {"errors": [_error(25710, "We didn't find the entity you are requesting.")]},
             )
-        return json_response(
-            200,
-            {
-                "sku": sku,
-                "locale": "en_US",
-                "product": {"title": sku},
-                "condition": "NEW",
-                "availability": {"shipToLocationAvailability": {"quantity": quantity}},
-            },
-        )
+        return json_response(200, _item(sku, quantity))
 
     def _offers(self, store: Store, request: Request, call: Call) -> Response:
         sku = request.param("sku")
