@@ -29,6 +29,7 @@ from inventory_hub.queueing import enqueue
 from . import breaker, ratelimit
 from .adapters.base import (
     ChannelError,
+    ChannelNotSent,
     ChannelRejected,
     ChannelThrottled,
     LevelPush,
@@ -69,27 +70,31 @@ MAX_BATCHES_PER_RUN = 50
 MAX_TOKEN_WAIT = 1.0  # a worker slot is worth more than a short sleep
 
 
-class TokensExhausted(ChannelError):
+class TokensExhausted(ChannelNotSent):
     """The hub's own bucket for this channel is empty for longer than a worker should
     wait: nothing was sent for the rest of the batch, no attempt is spent."""
 
     def __init__(self, wait: float) -> None:
-        super().__init__(f"rate limit: next token in {wait:.1f}s")
-        self.wait = wait
+        super().__init__(f"rate limit: next token in {wait:.1f}s", wait=wait)
 
 
 def token_taker(channel: Channel):
-    """Called by the adapter before every HTTP request: take a token from the channel's
-    shared bucket, sleeping briefly when it is empty."""
+    """Called by the adapter before every HTTP request: take the request's cost (1 token,
+    or Shopify's GraphQL query cost in points) from the channel's shared bucket, sleeping
+    briefly when it holds too little."""
 
     # Stay under the channel's own limit: its bucket and ours start and refill on
     # different clocks, and network jitter bunches requests up on arrival.
     rate = channel.rate_limit_per_second * 0.9
     burst = max(1, int(channel.rate_limit_burst * 0.9))
 
-    def take() -> None:
+    def take(cost: float = 1.0) -> None:
+        # A request dearer than our whole bucket (a channel configured below what one call
+        # costs) could never be granted: it waits for a full bucket and empties it instead,
+        # and the channel's own throttle answer covers the rest.
+        cost = min(float(cost), burst)
         waited = 0.0
-        while wait := ratelimit.take(channel.slug, rate=rate, burst=burst):
+        while wait := ratelimit.take(channel.slug, rate=rate, burst=burst, tokens=cost):
             if waited + wait > MAX_TOKEN_WAIT:
                 raise TokensExhausted(wait)
             time.sleep(wait)
@@ -106,6 +111,8 @@ class Result:
     error: str = ""
     wait: float | None = None
     channel_quantity: int | None = None
+    # The channel's ids for a listing the hub had none for, found by SKU during the push.
+    found: ListingRef | None = None
 
 
 def retry_schedule(channel: Channel) -> list[float]:
@@ -199,13 +206,11 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             throttle=token_taker(channel),
         ) as adapter:
             outcomes = adapter.push_levels(pushes)
-            accepted = [
-                (entry, push)
-                for entry, push, outcome in zip(entries, pushes, outcomes, strict=True)
-                if outcome.status == "accepted"
-            ]
-            shown = adapter.read_levels([push.ref for _, push in accepted]) if accepted else {}
-    except TokensExhausted as exc:
+            # Read back by the refs the push resolved (ids it looked up by SKU included),
+            # so the read does not look them up again.
+            accepted = [outcome.ref for outcome in outcomes if outcome.status == "accepted"]
+            shown = adapter.read_levels(accepted) if accepted else {}
+    except ChannelNotSent as exc:
         return [Result(entry, "deferred", str(exc), exc.wait) for entry in entries]
     except ChannelThrottled as exc:
         wait = max(exc.retry_after or 0, THROTTLE_FLOOR)
@@ -220,16 +225,19 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
         if outcome.status == "accepted":
             quantity = shown.get(push.ref.sku)
             if quantity == entry.quantity:
-                results.append(Result(entry, "confirmed", channel_quantity=quantity))
+                result = Result(entry, "confirmed", channel_quantity=quantity)
             else:
-                results.append(
-                    Result(
-                        entry,
-                        "retry",
-                        f"the channel acknowledged {entry.quantity} but shows {quantity}",
-                        channel_quantity=quantity,
-                    )
+                result = Result(
+                    entry,
+                    "retry",
+                    f"the channel acknowledged {entry.quantity} but shows {quantity}",
+                    channel_quantity=quantity,
                 )
+            if outcome.ref.external_id and not push.ref.external_id:
+                result.found = outcome.ref  # looked up by SKU: keep it for the next push
+            results.append(result)
+        elif outcome.status == "deferred":
+            results.append(Result(entry, "deferred", outcome.error, outcome.retry_after))
         elif outcome.status == "stale" and outcome.channel_quantity == entry.quantity:
             results.append(Result(entry, "confirmed", channel_quantity=entry.quantity))
         elif outcome.status == "stale":
@@ -275,6 +283,14 @@ def _record(channel: Channel, results: list[Result]) -> None:
             entry, listing = result.entry, listings[result.entry.listing_id]
             entry.claimed_until = None
             entry.last_error = result.error[:2000]
+            if result.found is not None and not listing.external_id:
+                listing.external_id = result.found.external_id
+                listing.external_parent_id = (
+                    listing.external_parent_id or result.found.external_parent_id
+                )
+                listing.external_location_id = (
+                    listing.external_location_id or result.found.external_location_id
+                )
             if result.channel_quantity is not None and result.outcome != "confirmed":
                 listing.confirmed = result.channel_quantity
             if result.outcome == "confirmed":
@@ -340,7 +356,15 @@ def _record(channel: Channel, results: list[Result]) -> None:
         )
         Listing.objects.bulk_update(
             list(listings.values()),
-            ["confirmed", "confirmed_version", "confirmed_at", "state"],
+            [
+                "confirmed",
+                "confirmed_version",
+                "confirmed_at",
+                "state",
+                "external_id",
+                "external_parent_id",
+                "external_location_id",
+            ],
         )
         ChannelAudit.objects.bulk_create(audits)
 

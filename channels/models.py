@@ -52,8 +52,16 @@ class Channel(models.Model):
     settings = models.JSONField(default=dict, blank=True, help_text="base_url and kind options.")
     batch_size = models.PositiveIntegerField(default=100)
     compare_and_set = models.BooleanField(default=False)
-    rate_limit_per_second = models.FloatField(default=10.0)
-    rate_limit_burst = models.PositiveIntegerField(default=20)
+    rate_limit_per_second = models.FloatField(
+        default=10.0,
+        help_text="The channel's sustained budget: requests per second; for Shopify, "
+        "GraphQL query-cost points per second (100 on the Standard plan, raise it for a "
+        "bigger plan).",
+    )
+    rate_limit_burst = models.PositiveIntegerField(
+        default=20,
+        help_text="Most spent at once: requests; for Shopify, query-cost points (1000).",
+    )
     reconcile_interval_minutes = models.PositiveIntegerField(default=15)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     fulfilment_locations = models.ManyToManyField(

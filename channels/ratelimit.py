@@ -47,9 +47,16 @@ _local: dict[str, tuple[float, float]] = {}
 _local_lock = threading.Lock()
 
 
-def take(channel_slug: str, *, rate: float, burst: int, tokens: int = 1) -> float:
-    """Take `tokens` from the channel's bucket. Returns 0 when granted, otherwise the
-    seconds to wait before asking again (nothing is taken)."""
+def take(channel_slug: str, *, rate: float, burst: int, tokens: float = 1) -> float:
+    """Take `tokens` from the channel's bucket, all or none: a request's cost (1, or e.g.
+    Shopify's GraphQL query cost in points). Returns 0 when granted, otherwise the seconds
+    to wait before asking again (nothing is taken).
+
+    More tokens than the bucket holds could never be granted: that is a ValueError rather
+    than a wait that never ends.
+    """
+    if tokens > burst:
+        raise ValueError(f"cannot take {tokens} tokens from a bucket of {burst}")
     now = time.time()
     if settings.REDIS_URL:
         script = _bucket_script()

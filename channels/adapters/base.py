@@ -24,6 +24,8 @@ Error contract
 
 Every HTTP call goes through :meth:`ChannelAdapter._send`, which applies the adapter's
 explicit timeout and maps transport failures and status codes onto the exceptions above.
+Before each request it calls the ``throttle`` hook with the request's cost: 1 by default,
+the GraphQL query cost in points for Shopify (whose budget is points, not requests).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-PushStatus = Literal["accepted", "stale", "retry", "failed"]
+PushStatus = Literal["accepted", "stale", "retry", "deferred", "failed"]
 T = TypeVar("T")
 
 
@@ -77,7 +79,8 @@ class PushOutcome:
 
     ``accepted``: the channel took it (still to be confirmed by a read-back); ``stale``:
     compare-and-set refused it because the channel's quantity changed; ``retry``: transient,
-    push again later; ``failed``: permanent for this payload.
+    push again later; ``deferred``: never sent, because the hub's own budget for the channel
+    ran out first (no attempt spent); ``failed``: permanent for this payload.
     """
 
     ref: ListingRef
@@ -110,6 +113,16 @@ class ChannelUnavailable(ChannelError):
     """Transient: 5xx, a timeout, a refused or dropped connection."""
 
 
+class ChannelNotSent(ChannelError):
+    """The hub held the request back: its own budget for the channel (the throttle hook's
+    token bucket) is spent for longer than it will wait. Nothing reached the channel and
+    the channel did not fail; ``wait`` is when the budget allows the request."""
+
+    def __init__(self, message: str, *, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
 class ChannelRejected(ChannelError):
     """Permanent: a 4xx other than 429, bad credentials, a malformed request."""
 
@@ -139,6 +152,11 @@ def outcomes_for_error(refs: Iterable[ListingRef], error: ChannelError) -> list[
     """Per-item outcomes for items a failed request left unpushed (see the module notes)."""
     if isinstance(error, ChannelRejected):
         return [PushOutcome(ref=ref, status="failed", error=str(error)) for ref in refs]
+    if isinstance(error, ChannelNotSent):
+        return [
+            PushOutcome(ref=ref, status="deferred", error=str(error), retry_after=error.wait)
+            for ref in refs
+        ]
     retry_after = error.retry_after if isinstance(error, ChannelThrottled) else None
     return [
         PushOutcome(ref=ref, status="retry", error=str(error), retry_after=retry_after)
@@ -166,7 +184,8 @@ class ChannelAdapter(ABC):
     max_batch: ClassVar[int]
     # Whether LevelPush.expected is enforced by the channel (compare-and-set).
     supports_compare_and_set: ClassVar[bool] = False
-    # Default request budget for the hub's per-channel token bucket.
+    # Default budget for the hub's per-channel token bucket, in the unit the adapter's
+    # requests cost (see _send): requests for most kinds, query-cost points for Shopify.
     rate_per_second: ClassVar[float]
     burst: ClassVar[int]
 
@@ -178,7 +197,7 @@ class ChannelAdapter(ABC):
         settings: Mapping[str, Any],
         client: httpx.Client | None = None,
         timeout: float = 10.0,
-        throttle: Callable[[], None] | None = None,
+        throttle: Callable[[float], None] | None = None,
     ) -> None:
         if not base_url:
             raise ChannelRejected(f"{self.kind}: the channel has no base_url")
@@ -186,8 +205,8 @@ class ChannelAdapter(ABC):
         self.credentials = dict(credentials)
         self.settings = dict(settings)
         self.timeout = httpx.Timeout(timeout)
-        # Called before every HTTP request: the hub's shared token bucket for the channel
-        # (it waits, or raises a ChannelError when the wait would be too long).
+        # Called before every HTTP request with its cost: the hub's shared token bucket for
+        # the channel (it waits, or raises a ChannelError when the wait would be too long).
         self.throttle = throttle
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=self.timeout)
@@ -270,16 +289,18 @@ class ChannelAdapter(ABC):
         url: str,
         *,
         expected: Iterable[int] = (),
+        cost: float = 1.0,
         **kwargs: Any,
     ) -> httpx.Response:
         """One HTTP request with the adapter's timeout, failures mapped to ChannelError.
 
         Statuses in ``expected`` are returned as they are (e.g. 404 on a read means "not
-        found", not an error); any other status outside 2xx raises.
+        found", not an error); any other status outside 2xx raises. ``cost`` is what the
+        request spends of the channel's budget (``rate_per_second``/``burst`` units).
         """
         target = urlsplit(url).path
         if self.throttle is not None:
-            self.throttle()
+            self.throttle(cost)
         try:
             response = self._client.request(method, url, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException as exc:
