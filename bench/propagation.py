@@ -253,6 +253,39 @@ class Proc:
     log: Path
 
 
+def cpu_seconds(procs: Processes) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each subprocess group (a gunicorn or Celery
+    main process with its children), PostgreSQL's and Redis's processes, and this process:
+    where the machine's cores went. Linux /proc only; empty elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    groups = {proc.popen.pid: proc.name for proc in procs.procs if proc.popen.poll() is None}
+    used: Counter[str] = Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        group = int(fields[2])
+        if group in groups:
+            used[re.sub(r"^(latency|bulk)\S* ", "", groups[group])] += seconds
+        elif comm in ("postgres", "redis-server"):
+            used[comm] += seconds
+    me = os.times()
+    used["bench client"] += me.user + me.system
+    return {name: round(value, 1) for name, value in sorted(used.items())}
+
+
+def cpu_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {
+        k: round(v - before.get(k, 0.0), 1) for k, v in after.items() if v - before.get(k, 0.0) > 0
+    }
+
+
 class Processes:
     """Subprocesses in sessions of their own; stop() ends each whole process group."""
 
@@ -1063,6 +1096,7 @@ def scenario_latency(
     hub.mark()
     started_at = timezone.now()
     connections.close_all()  # idle during the run; the settle loop reconnects
+    cpu_before = cpu_seconds(procs)
 
     common.log(
         f"latency: {args.rate:g} orders/s for {args.seconds:g}s on {selling.slug}, "
@@ -1072,6 +1106,7 @@ def scenario_latency(
         run_started = time.monotonic()
         calls = place_orders(sim.url, selling.slug, skus, args)
         sent_seconds = time.monotonic() - run_started
+        cpu_sending = cpu_delta(cpu_seconds(procs), cpu_before)
         settle_seconds, settled = settle(channel_ids, procs, args.settle_seconds)
     after = store_stats(sim, stores)
     end_state = end_state_mismatches(sim, others)
@@ -1086,6 +1121,9 @@ def scenario_latency(
         "order_error_samples": errors[:5],
         "orders_sent_late_over_100ms": len(late),
         "send_seconds": round(sent_seconds, 1),
+        # CPU seconds each part used while the orders were sent (2 cores x send_seconds
+        # is all there is).
+        "cpu_seconds_while_sending": cpu_sending,
         "order_call_ms": summary([c.duration_ms for c in calls if not c.error]),
         "latency_ms": summary(total),
         "latency_from_order_call_end_ms": summary(data["from_call_end_ms"]),

@@ -20,9 +20,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from inventory_hub.db import update_each
 from inventory_hub.metrics import PROPAGATION, PUSHES
 from inventory_hub.queueing import enqueue
 
@@ -169,7 +170,9 @@ def _claim(channel: Channel) -> list[OutboxEntry]:
             entry.status = OutboxStatus.IN_FLIGHT
             entry.claimed_until = now + lease
             entry.attempts += 1
-        OutboxEntry.objects.bulk_update(entries, ["status", "claimed_until", "attempts"])
+        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
+            status=OutboxStatus.IN_FLIGHT, claimed_until=now + lease, attempts=F("attempts") + 1
+        )
     return entries
 
 
@@ -343,7 +346,8 @@ def _record(channel: Channel, results: list[Result]) -> None:
                     data={"quantity": entry.quantity, "attempt": entry.attempts},
                 )
             )
-        OutboxEntry.objects.bulk_update(
+        update_each(
+            OutboxEntry,
             [r.entry for r in results],
             [
                 "status",
@@ -354,7 +358,8 @@ def _record(channel: Channel, results: list[Result]) -> None:
                 "confirmed_at",
             ],
         )
-        Listing.objects.bulk_update(
+        update_each(
+            Listing,
             list(listings.values()),
             [
                 "confirmed",
@@ -398,8 +403,8 @@ def outbox_sweep(*, now=None) -> int:
             entry.claimed_until = None
             entry.next_attempt_at = now
             entry.last_error = "claim expired: the worker stopped before recording a result"
-        OutboxEntry.objects.bulk_update(
-            expired, ["status", "claimed_until", "next_attempt_at", "last_error"]
+        update_each(
+            OutboxEntry, expired, ["status", "claimed_until", "next_attempt_at", "last_error"]
         )
     channel_ids = set(
         OutboxEntry.objects.filter(

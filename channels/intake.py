@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from inventory_hub.db import update_each
 from inventory_hub.metrics import EVENTS
 from inventory_hub.queueing import enqueue
 from ledger.models import Sku, Source, normalize_sku_code
@@ -155,7 +156,7 @@ def _process(claim) -> list[InboundEvent]:
         with outbox_refresh_batched():
             for event in events:
                 _process_one(event, context)
-        InboundEvent.objects.bulk_update(events, PROCESSED_FIELDS)
+        update_each(InboundEvent, events, PROCESSED_FIELDS)
     for event in events:
         EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
     return events

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import importlib
 import math
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -164,6 +166,13 @@ def outcomes_for_error(refs: Iterable[ListingRef], error: ChannelError) -> list[
     ]
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process. Building one loads the CA bundle, which
+    costs more CPU than a whole push to a channel; every adapter's client shares it."""
+    return httpx.create_ssl_context()  # what httpx builds per client by default
+
+
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
@@ -209,7 +218,11 @@ class ChannelAdapter(ABC):
         # the channel (it waits, or raises a ChannelError when the wait would be too long).
         self.throttle = throttle
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=self.timeout)
+        self._client = (
+            client
+            if client is not None
+            else httpx.Client(timeout=self.timeout, verify=tls_context())
+        )
 
     # -- the interface --------------------------------------------------------------------
 
