@@ -46,7 +46,8 @@ from .models import (
     OutboxEntry,
     OutboxStatus,
 )
-from .outbox import drain_flag_clear
+from .outbox import drain_flag_clear, drain_flag_raised
+from .wakeup import lease_release, lease_renew, lease_take
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +123,53 @@ def retry_schedule(channel: Channel) -> list[float]:
 
 
 def outbox_drain_channel(*, channel_id: int) -> int:
-    """Push what the channel is owed, batch by batch. Returns entries handled."""
+    """Push what the channel is owed, batch by batch. Returns entries handled.
+
+    One worker drains a channel at a time (a Redis lease): a second drain would only split
+    the batches and spend the channel's request budget twice as fast. A task that finds
+    the lease held returns at once; the holder keeps claiming until nothing is left, and
+    after letting go it looks at the drain flag once more, so a commit that lands just as
+    it finishes is not left for the sweeper."""
     channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
     if channel is None:
         return 0
-    drain_flag_clear(channel.pk)  # commits from now on ask for another drain
+    handled = 0
+    hold_ms = _lease_ms(channel)
+    while (lease := lease_take(_drain_lease(channel.pk), hold_ms)) is not None:
+        deferred_for = None
+        try:
+            count, deferred_for = _drain(channel, lease, hold_ms)
+            handled += count
+        finally:
+            if deferred_for:
+                # Out of budget: keep the lease until tokens are back, so the commits
+                # meanwhile do not start drains that could only defer again. The sweep
+                # enqueues the channel when its entries are due.
+                lease_renew(lease, max(1, int(deferred_for * 900)))
+            else:
+                lease_release(lease)
+        if deferred_for or not drain_flag_raised(channel.pk):
+            break
+    return handled
+
+
+def _lease_ms(channel: Channel) -> int:
+    """As long as a claim: a drainer killed mid-batch frees the channel when its claimed
+    entries are freed. Renewed every batch."""
+    return int(claim_lease(channel).total_seconds() * 1000)
+
+
+def _drain_lease(channel_id: int) -> str:
+    return f"drain-lease:{channel_id}"
+
+
+def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
+    """Batches until nothing is claimable. Returns (entries handled, seconds until the
+    channel's budget allows more, when it ran out)."""
     handled = 0
     for _ in range(MAX_BATCHES_PER_RUN):
+        drain_flag_clear(channel.pk)  # commits from now on ask for another look
+        lease_renew(lease, hold_ms)
         if not breaker.allows(channel.slug):
             # Open circuit: leave the rows pending (no attempt is spent); the sweep
             # comes back after the cool-down for the half-open trial.
@@ -141,10 +182,11 @@ def outbox_drain_channel(*, channel_id: int) -> int:
             failed = all(r.outcome in ("retry", "dead") for r in results)
             breaker.record(channel.slug, ok=not failed)
         _record(channel, results)
-        if any(r.outcome == "deferred" for r in results):
-            break  # out of tokens for a while: the sweep comes back when they refill
+        deferred = [r.wait or 1.0 for r in results if r.outcome == "deferred"]
+        if deferred:
+            return handled, min(deferred)  # the sweep comes back when tokens refill
         handled += len(entries)
-    return handled
+    return handled, None
 
 
 def _claim(channel: Channel) -> list[OutboxEntry]:

@@ -32,7 +32,7 @@ from .models import (
     ListingState,
     OutboxEntry,
 )
-from .wakeup import flag_clear, flags_raise
+from .wakeup import flag_clear, flag_is_raised, flags_raise
 
 
 def channel_available_by_sku(
@@ -274,3 +274,7 @@ def drain_flags_raise(channel_ids: list[int]) -> list[int]:
 
 def drain_flag_clear(channel_id: int) -> None:
     flag_clear(_drain_flag(channel_id))
+
+
+def drain_flag_raised(channel_id: int) -> bool:
+    return flag_is_raised(_drain_flag(channel_id))

@@ -5,10 +5,11 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from channels.drain import dlq_retry, outbox_drain_channel, outbox_sweep
+from channels.drain import _drain_lease, dlq_retry, outbox_drain_channel, outbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.services import channel_create
 from channels.simulator.server import ChannelSimulator
+from channels.wakeup import lease_release, lease_take
 from channels.webhooks.signing import make_standard_secret
 from ledger.services import sku_create, stock_receive
 
@@ -107,3 +108,31 @@ def test_an_expired_claim_is_freed_for_another_worker(simulator):
     assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
     outbox_drain_channel(channel_id=channel.pk)
     assert levels(simulator, "sandbox") == {"A": 3}
+
+
+def test_one_worker_drains_a_channel_at_a_time(simulator):
+    channel = sandbox_channel(simulator)
+    stock_receive(sku=sku_create(code="A"), quantity=5)
+    held = lease_take(_drain_lease(channel.pk), 30_000)  # another worker is draining it
+    assert held is not None
+    assert outbox_drain_channel(channel_id=channel.pk) == 0  # returns at once
+    assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
+    assert levels(simulator, "sandbox") == {}
+    lease_release(held)
+    assert outbox_drain_channel(channel_id=channel.pk) == 1
+    assert levels(simulator, "sandbox") == {"A": 5}
+    # Let go afterwards: the next drain is not refused.
+    assert lease_take(_drain_lease(channel.pk), 1000) is not None
+
+
+def test_a_drain_out_of_budget_keeps_the_channel_until_tokens_are_back(simulator):
+    channel = sandbox_channel(simulator)
+    channel.rate_limit_per_second, channel.rate_limit_burst = 0.5, 2  # 1 token, 0.45/s
+    channel.save(update_fields=["rate_limit_per_second", "rate_limit_burst"])
+    stock_receive(sku=sku_create(code="A"), quantity=5)
+    outbox_drain_channel(channel_id=channel.pk)  # the push takes the token, the read cannot
+    entry = OutboxEntry.objects.get()
+    assert entry.status == OutboxStatus.PENDING and entry.attempts == 0
+    assert entry.last_error.startswith("rate limit: next token")
+    # Until the bucket refills, another drain task does not even claim.
+    assert lease_take(_drain_lease(channel.pk), 1000) is None
