@@ -5,8 +5,8 @@ and a bulk receipt of 5,000 SKUs until 4 channels confirm all 20,000 listings.
 
 The real stack runs as subprocesses against a database of the run's own: the channel
 simulator (`manage.py simulate_channels`), gunicorn (`--workers 2 --threads 8`, DEBUG=0),
-two Celery workers laid out as the Procfile runs them (an intake worker, `-Q intake,default
---concurrency 1`, and a propagate worker, `-Q propagate,reconcile --pool threads
+two Celery workers laid out as the Procfile runs them (an intake worker, `-Q intake
+--concurrency 1`, and a propagate worker, `-Q propagate,reconcile,default --pool threads
 --concurrency 8`) and Celery beat. Each scenario gets a fresh database
 (`inventory_hub_bench_prop_<pid>_<x>`, copied from one migrated with `manage.py migrate`)
 and a fresh hub (web, workers, beat); the simulator is shared. The hub publishes to Redis
@@ -581,8 +581,12 @@ class Hub:
         if self.args.shared_workers:
             return [(",".join(SERVER_QUEUES), "prefork", 4)] * self.args.shared_workers
         return [
-            ("intake,default", "prefork", self.args.intake_concurrency),
-            ("propagate,reconcile", self.args.propagate_pool, self.args.propagate_concurrency),
+            ("intake", "prefork", self.args.intake_concurrency),
+            (
+                "propagate,reconcile,default",
+                self.args.propagate_pool,
+                self.args.propagate_concurrency,
+            ),
         ]
 
     @property

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -119,10 +119,7 @@ def inbox_process(*, event_id: int) -> str | None:
     """Apply one stored delivery (received, or failed and retried by hand or by the
     sweeper). Idempotent: a processed event is left alone, and a worker already holding
     the row makes this call a no-op."""
-    claim = _claimable().filter(
-        pk=event_id, status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED]
-    )
-    events = _process(claim)
+    events = _process(_claimable_one(event_id))
     return events[0].status if events else None
 
 
@@ -145,21 +142,39 @@ def inbox_process_waiting(*, batch_size: int | None = None, max_batches: int = 4
 
 
 def _process(claim) -> list[InboundEvent]:
-    """Apply the claimed deliveries in one transaction, each inside its own savepoint: a
-    delivery that fails is rolled back alone and retried with backoff, the others commit.
-    Stock movements of the batch recompute each touched listing once, at the end."""
-    with transaction.atomic():
-        events = list(claim)
-        if not events:
-            return []
-        context = _BatchContext()
-        with outbox_refresh_batched():
-            for event in events:
-                _process_one(event, context)
-        update_each(InboundEvent, events, PROCESSED_FIELDS)
+    """Apply the claimed deliveries in one transaction; stock movements of the batch
+    recompute each touched listing once, at the end.
+
+    A batch is all or nothing: if any delivery fails, the whole transaction rolls back and
+    each delivery is applied again on its own, where a failure is recorded on its row
+    (retried with backoff) without holding the others back. A lone delivery runs inside a
+    savepoint for the same reason."""
+    claimed: list[int] = []
+    try:
+        with transaction.atomic():
+            events = list(claim)
+            if not events:
+                return []
+            claimed = [event.pk for event in events]
+            context = _BatchContext.prefetch(events)
+            with outbox_refresh_batched():
+                for event in events:
+                    _process_one(event, context, alone=len(events) == 1)
+            update_each(InboundEvent, events, PROCESSED_FIELDS)
+    except _BatchFailed as exc:
+        logger.warning(
+            "a batch of %s deliveries failed (%s); applying each alone", len(claimed), exc
+        )
+        return [event for pk in claimed for event in _process(_claimable_one(pk))]
     for event in events:
         EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
     return events
+
+
+def _claimable_one(event_id: int):
+    return _claimable().filter(
+        pk=event_id, status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED]
+    )
 
 
 PROCESSED_FIELDS = [
@@ -172,11 +187,43 @@ PROCESSED_FIELDS = [
 ]
 
 
+class _BatchFailed(Exception):
+    """A delivery of a batch failed: the batch is rolled back and applied one by one."""
+
+
 @dataclass
 class _BatchContext:
-    """Lookups that stay put for the length of one batch transaction."""
+    """What one batch transaction looks up once: parsed deliveries, their SKUs, and the
+    channels' fulfilment locations."""
 
+    parsed: dict[int, list | Exception] = field(default_factory=dict)
+    skus: dict[str, Sku] = field(default_factory=dict)
     locations: dict[int, list] = field(default_factory=dict)
+
+    @classmethod
+    def prefetch(cls, events: list[InboundEvent]) -> _BatchContext:
+        context = cls()
+        codes: set[str] = set()
+        for event in events:
+            try:
+                payload = json.loads(event.body) if event.body else {}
+                canonical = parse_events(event.channel.kind, event.topic, payload)
+            except Exception as exc:  # noqa: BLE001 - raised again when the event is applied
+                context.parsed[event.pk] = exc
+                continue
+            context.parsed[event.pk] = canonical
+            for item in canonical:
+                if isinstance(item, OrderEvent):
+                    codes.update(normalize_sku_code(line.sku) for line in item.lines)
+        if codes:
+            context.skus = {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=codes)}
+        return context
+
+    def canonical(self, event: InboundEvent) -> list:
+        parsed = self.parsed[event.pk]
+        if isinstance(parsed, Exception):
+            raise parsed
+        return parsed
 
     def locations_of(self, channel: Channel) -> list:
         if channel.pk not in self.locations:
@@ -184,14 +231,22 @@ class _BatchContext:
         return self.locations[channel.pk]
 
 
-def _process_one(event: InboundEvent, context: _BatchContext) -> None:
+def _process_one(event: InboundEvent, context: _BatchContext, *, alone: bool) -> None:
     event.attempts += 1
     try:
-        with transaction.atomic():
-            status, unmapped = _apply(event, context)
+        if alone:
+            with transaction.atomic():
+                status, unmapped = _apply(event, context)
+        else:
+            try:
+                status, unmapped = _apply(event, context)
+            except Exception as exc:
+                raise _BatchFailed(f"delivery {event.pk}: {type(exc).__name__}: {exc}") from exc
     except WebhookRejected as exc:
         # Verified at the door but unusable: retrying cannot help.
         event.status, event.error = InboundStatus.DEAD, str(exc)
+    except _BatchFailed:
+        raise
     except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
         logger.exception("processing inbound event %s failed", event.pk)
         event.error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -225,9 +280,7 @@ def inbox_sweep(*, now=None) -> int:
 
 
 def _apply(event: InboundEvent, context: _BatchContext) -> tuple[str, list[str]]:
-    channel = event.channel
-    payload = json.loads(event.body) if event.body else {}
-    canonical = parse_events(channel.kind, event.topic, payload)
+    canonical = context.canonical(event)
     unmapped: list[str] = []
     statuses: list[str] = []
     for item in canonical:
@@ -247,43 +300,15 @@ def _apply(event: InboundEvent, context: _BatchContext) -> tuple[str, list[str]]
     return InboundStatus.PROCESSED, []
 
 
-def _skus_by_key(codes: list[str]) -> dict[str, Sku]:
-    keys = {normalize_sku_code(code) for code in codes}
-    return {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=keys)}
-
-
 def _apply_order_event(event: InboundEvent, order: OrderEvent, context: _BatchContext) -> list[str]:
     """Record what this event says about each line, then bring the ledger to the state
     the full set of seen events implies (so arrival order does not matter)."""
-    channel = event.channel
-    skus = _skus_by_key([line.sku for line in order.lines])
+    skus = context.skus
     unmapped = [line.sku for line in order.lines if normalize_sku_code(line.sku) not in skus]
     mapped = [line for line in order.lines if normalize_sku_code(line.sku) in skus]
     if not mapped:
         return unmapped
-    ChannelOrderLine.objects.bulk_create(
-        [
-            ChannelOrderLine(
-                channel=channel,
-                order_id=order.order_id,
-                line_ref=line.line_ref,
-                sku=skus[normalize_sku_code(line.sku)],
-            )
-            for line in mapped
-        ],
-        ignore_conflicts=True,
-    )
-    states = {
-        state.line_ref: state
-        for state in ChannelOrderLine.objects.select_for_update(of=("self",))
-        .select_related("sku")
-        .filter(
-            channel=channel,
-            order_id=order.order_id,
-            line_ref__in=[line.line_ref for line in mapped],
-        )
-        .order_by("id")
-    }
+    states = _lock_order_lines(event.channel, order.order_id, mapped, skus)
     for line in mapped:
         state = states[line.line_ref]
         if order.kind == "placed":
@@ -299,8 +324,52 @@ def _apply_order_event(event: InboundEvent, order: OrderEvent, context: _BatchCo
         if not state.quantity:
             state.quantity = line.quantity
         _converge(state, event, context.locations_of(event.channel))
-        state.save(update_fields=STATE_FIELDS)
+    update_each(ChannelOrderLine, list(states.values()), STATE_FIELDS)
     return unmapped
+
+
+def _lock_order_lines(
+    channel: Channel, order_id: str, lines: list, skus: dict[str, Sku]
+) -> dict[str, ChannelOrderLine]:
+    """line_ref -> the state of each line, created when new and locked either way, in one
+    INSERT ... ON CONFLICT DO UPDATE ... RETURNING (the update takes the row lock of a line
+    an earlier event created), in line_ref order like every other caller."""
+    fields = ChannelOrderLine._meta.concrete_fields
+    now = timezone.now()
+    rows = sorted({line.line_ref: line for line in lines}.values(), key=lambda line: line.line_ref)
+    values = ", ".join(["(%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, 'none', 0, NULL, %s)"] * len(rows))
+    params: list = []
+    for line in rows:
+        sku_id = skus[normalize_sku_code(line.sku)].pk
+        params += [channel.pk, order_id, line.line_ref, sku_id, False, False, False, False, now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {ChannelOrderLine._meta.db_table} (channel_id, order_id, line_ref,
+                sku_id, quantity, placed, cancelled, fulfilled, refunded, restock_quantity,
+                applied, returned_quantity, reservation_id, updated_at)
+            VALUES {values}
+            ON CONFLICT (channel_id, order_id, line_ref)
+                DO UPDATE SET updated_at = excluded.updated_at
+            RETURNING {", ".join(field.column for field in fields)}
+            """,
+            params,
+        )
+        found = cursor.fetchall()
+    by_id = {sku.pk: sku for sku in skus.values()}
+    states = {}
+    for row in found:
+        state = ChannelOrderLine(
+            **{
+                field.attname: field.to_python(value)
+                for field, value in zip(fields, row, strict=True)
+            }
+        )
+        state._state.adding, state._state.db = False, connection.alias
+        state.updated_at = now
+        state.sku = by_id[state.sku_id]
+        states[state.line_ref] = state
+    return states
 
 
 STATE_FIELDS = [

@@ -154,7 +154,9 @@ CELERY_TASK_ROUTES = {
     "channels.tasks.process_event": {"queue": "intake"},
     "channels.tasks.process_inbox": {"queue": "intake"},
     "channels.tasks.sweep_inbox": {"queue": "intake"},
-    "channels.tasks.poll_amazon_notifications": {"queue": "intake"},
+    # Long-polls SQS: never on the intake worker, where it would hold up the sales it
+    # feeds into the inbox.
+    "channels.tasks.poll_amazon_notifications": {"queue": "default"},
     "channels.tasks.drain_outbox": {"queue": "propagate"},
     "channels.tasks.sweep_outbox": {"queue": "propagate"},
     "channels.tasks.reconcile_channel": {"queue": "reconcile"},

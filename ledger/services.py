@@ -257,10 +257,6 @@ def _operate(
     first operation made with the same idempotency key."""
     key = origin.idempotency_key
     fingerprint = _fingerprint(kind, payload)
-    if key:
-        existing = StockOperation.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return _replay(existing, kind, fingerprint)
     try:
         with transaction.atomic():
             operation = StockOperation(
@@ -270,10 +266,10 @@ def _operate(
                 source=origin.source,
                 actor_id=origin.actor_id,
             )
-            if key:
-                # Inserted first: a concurrent retry with the same key now waits on the
-                # unique index until this transaction ends, then replays it.
-                sql.insert([operation])
+            # Inserted first: a concurrent retry with the same key waits on the unique
+            # index until this transaction ends; a key already used is replayed.
+            if key and not sql.insert_unless_taken(operation, unique="idempotency_key"):
+                raise _KeyTaken
             pending = _Pending(operation=operation, origin=origin)
             operation.result = work(pending) or {}
             if key:
@@ -282,15 +278,24 @@ def _operate(
             else:
                 sql.insert([operation])
             pending.write()
-    except IntegrityError:
-        # A concurrent request with the same key committed first: replay it.
+    except (_KeyTaken, IntegrityError) as exc:
+        # The key was used before (or by a concurrent request that committed first).
         if key:
             existing = StockOperation.objects.filter(idempotency_key=key).first()
             if existing is not None:
                 return _replay(existing, kind, fingerprint)
+        if isinstance(exc, _KeyTaken):
+            raise IdempotencyConflict(
+                "This Idempotency-Key is being used by a request that did not finish.",
+                idempotency_key=key,
+            ) from None
         raise
     operation.replayed = False
     return operation
+
+
+class _KeyTaken(Exception):
+    """The operation's idempotency key is already in the ledger: replay, do not redo."""
 
 
 def _lock_levels(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:

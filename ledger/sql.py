@@ -51,6 +51,31 @@ def insert(objs: Sequence[Model], *, with_ids: bool = True) -> None:
         obj._state.db = connection.alias
 
 
+def insert_unless_taken(obj: Model, *, unique: str) -> bool:
+    """INSERT one object unless a row with the same `unique` column value exists (or is
+    being inserted by a concurrent transaction, which this waits for). True when inserted
+    (its primary key is then set); no exception either way, so no savepoint is needed."""
+    model = type(obj)
+    fields, names = _columns(model)
+    obj._prepare_related_fields_for_save(operation_name="insert")
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    column = connection.ops.quote_name(model._meta.get_field(unique).column)
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({names}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({column}) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return True
+
+
 def lock_levels(pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
     """SELECT ... FOR UPDATE the levels of these (sku_id, location_id) pairs, in id order."""
     table = StockLevel._meta.db_table
