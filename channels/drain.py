@@ -35,6 +35,7 @@ from .adapters.base import (
     ChannelThrottled,
     LevelPush,
     ListingRef,
+    adapter_class,
     adapter_for,
 )
 from .models import (
@@ -85,10 +86,7 @@ def token_taker(channel: Channel):
     or Shopify's GraphQL query cost in points) from the channel's shared bucket, sleeping
     briefly when it holds too little."""
 
-    # Stay under the channel's own limit: its bucket and ours start and refill on
-    # different clocks, and network jitter bunches requests up on arrival.
-    rate = channel.rate_limit_per_second * 0.9
-    burst = max(1, int(channel.rate_limit_burst * 0.9))
+    rate, burst = _budget(channel)
 
     def take(cost: float = 1.0) -> None:
         # A request dearer than our whole bucket (a channel configured below what one call
@@ -174,6 +172,7 @@ def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
             # Open circuit: leave the rows pending (no attempt is spent); the sweep
             # comes back after the cool-down for the half-open trial.
             break
+        _pace(channel)
         entries = _claim(channel)
         if not entries:
             break
@@ -187,6 +186,33 @@ def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
             return handled, min(deferred)  # the sweep comes back when tokens refill
         handled += len(entries)
     return handled, None
+
+
+def _budget(channel: Channel) -> tuple[float, int]:
+    """The hub's share of the channel's limit (rate, burst): 10% under it, because its
+    bucket and ours start and refill on different clocks and network jitter bunches
+    requests up on arrival."""
+    return channel.rate_limit_per_second * 0.9, max(1, int(channel.rate_limit_burst * 0.9))
+
+
+def _pace(channel: Channel) -> None:
+    """Before claiming, wait (briefly) until the budget covers a whole cycle for what is
+    due: the claim then takes the freshest targets, and the push and its read-back go out
+    back to back instead of the read waiting for tokens while newer sales pile up."""
+    due = (
+        OutboxEntry.objects.filter(
+            channel=channel, status=OutboxStatus.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .values("id")[: channel.batch_size]
+        .count()
+    )
+    if not due:
+        return
+    rate, burst = _budget(channel)
+    cost = adapter_class(channel.kind).cycle_cost(due)
+    wait = ratelimit.wait_for(channel.slug, rate=rate, burst=burst, tokens=cost)
+    if wait > 0:
+        time.sleep(min(wait, MAX_TOKEN_WAIT))
 
 
 def _claim(channel: Channel) -> list[OutboxEntry]:

@@ -30,6 +30,17 @@ return tostring((want - tokens) / rate)
 """
 
 
+_PEEK = """
+local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
+local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or ARGV[3])
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, want = tonumber(ARGV[3]), tonumber(ARGV[4])
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+if tokens >= want then return '0' end
+return tostring((want - tokens) / rate)
+"""
+
+
 @cache
 def redis_client():
     """The process's Redis connection for flow control (buckets, breakers, drain flags)."""
@@ -41,6 +52,11 @@ def redis_client():
 @cache
 def _bucket_script():
     return redis_client().register_script(_LUA)
+
+
+@cache
+def _peek_script():
+    return redis_client().register_script(_PEEK)
 
 
 _local: dict[str, tuple[float, float]] = {}
@@ -69,3 +85,16 @@ def take(channel_slug: str, *, rate: float, burst: int, tokens: float = 1) -> fl
             return 0.0
         _local[channel_slug] = (level, now)
         return (tokens - level) / rate
+
+
+def wait_for(channel_slug: str, *, rate: float, burst: int, tokens: float) -> float:
+    """Seconds until the bucket holds `tokens` (0: it does now). Takes nothing."""
+    tokens = min(tokens, burst)
+    now = time.time()
+    if settings.REDIS_URL:
+        script = _peek_script()
+        return float(script(keys=[f"ratelimit:{channel_slug}"], args=[rate, burst, now, tokens]))
+    with _local_lock:
+        level, stamp = _local.get(channel_slug, (float(burst), now))
+        level = min(burst, level + max(0.0, now - stamp) * rate)
+        return max(0.0, (tokens - level) / rate)

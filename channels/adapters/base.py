@@ -262,6 +262,12 @@ class ChannelAdapter(ABC):
                 f"{self.kind}: {len(pushes)} pushes in one call, the most is {self.max_batch}"
             )
 
+    @classmethod
+    def cycle_cost(cls, n: int) -> float:
+        """What pushing n listings and reading them back costs of the channel's budget
+        (the units of ``rate_per_second``): by default one request per batch each way."""
+        return 2.0 * math.ceil(n / cls.max_batch) if n else 0.0
+
     def _resolve_listing_ids(
         self, pushes: Sequence[LevelPush]
     ) -> tuple[dict[int, LevelPush], dict[int, PushOutcome]]:

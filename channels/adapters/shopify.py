@@ -29,6 +29,7 @@ Settings: ``location_id``, optional ``api_version`` (default 2026-01).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -158,6 +159,15 @@ class ShopifyAdapter(ChannelAdapter):
     # 250-item read (501 points) and a mutation (10) are paced by what they spend.
     rate_per_second = 100.0
     burst = 1000
+
+    @classmethod
+    def cycle_cost(cls, n: int) -> float:
+        if not n:
+            return 0.0
+        batches = math.ceil(n / cls.max_batch)
+        return batches * mutation_cost() + sum(
+            nodes_cost(min(cls.max_batch, n - start)) for start in range(0, n, cls.max_batch)
+        )
 
     @property
     def graphql_url(self) -> str:

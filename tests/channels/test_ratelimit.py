@@ -1,6 +1,7 @@
 """The per-channel token bucket takes a request's cost, all or none, in Redis (one Lua
 script) and in the embedded in-process fallback alike."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -60,3 +61,11 @@ def test_concurrent_costs_never_overspend_the_bucket(backend):
 def test_a_cost_above_the_whole_bucket_is_an_error_not_an_endless_wait(backend):
     with pytest.raises(ValueError, match="cannot take 501 tokens from a bucket of 500"):
         ratelimit.take("small", rate=100, burst=500, tokens=501)
+
+
+def test_wait_for_tells_when_tokens_are_there_without_taking_any(backend):
+    slug = f"peek-{backend}-{time.time_ns()}"
+    assert ratelimit.wait_for(slug, rate=10, burst=5, tokens=5) == 0
+    assert ratelimit.take(slug, rate=10, burst=5, tokens=5) == 0  # peeking took nothing
+    assert 0.2 < ratelimit.wait_for(slug, rate=10, burst=5, tokens=3) <= 0.3
+    assert ratelimit.wait_for(slug, rate=10, burst=5, tokens=50) <= 0.5  # capped at the bucket
