@@ -8,8 +8,9 @@ with one keep-alive httpx connection each post signed Shopify `orders/create` de
 each with its own X-Shopify-Event-Id and order id.
 
 intake     `POST /webhooks/bench-shop/`: the hub's webhook view (channel lookup, HMAC,
-           canonical-event parse, inbox INSERT + commit, Celery publish to Redis on
-           commit), answering 200 {"status": "accepted"}.
+           canonical-event parse, inbox INSERT + commit, then the intake wake-up: a Redis
+           SET NX, and a Celery publish when it raised the flag), answering 200
+           {"status": "accepted"}.
 hmac-only  `POST /bench/hmac-only/?channel=bench-shop` (bench/views.py): the same channel
            lookup and `verify_shopify` on the same server, then 200; nothing stored.
 
@@ -22,7 +23,8 @@ have its inbox row (`inbox_rows == acks`).
 
 The server's REDIS_URL points at database `--redis-db` (15) of the same Redis, so no
 development worker (on db 0) can pick up a task naming a row of the throwaway database;
-its queue is counted (`broker_messages`) and deleted at the end.
+its queue is counted (`broker_messages`: one wake-up per flag raised, as no worker clears
+it) and deleted at the end.
 """
 
 from __future__ import annotations

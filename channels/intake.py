@@ -13,6 +13,7 @@ message left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from ledger.services import (
     Origin,
     reservation_release,
     reservation_ship,
+    stock_operations_batched,
     stock_reserve,
     stock_return,
 )
@@ -157,9 +159,11 @@ def _process(claim) -> list[InboundEvent]:
                 return []
             claimed = [event.pk for event in events]
             context = _BatchContext.prefetch(events)
-            with outbox_refresh_batched():
+            alone = len(events) == 1
+            batched = contextlib.nullcontext() if alone else context.stock_batch(events)
+            with outbox_refresh_batched(), batched:
                 for event in events:
-                    _process_one(event, context, alone=len(events) == 1)
+                    _process_one(event, context, alone=alone)
             update_each(InboundEvent, events, PROCESSED_FIELDS)
     except _BatchFailed as exc:
         logger.warning(
@@ -218,6 +222,26 @@ class _BatchContext:
         if codes:
             context.skus = {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=codes)}
         return context
+
+    def stock_batch(self, events: list[InboundEvent]):
+        """Lock up front, in id order, every stock level the batch's orders can move (each
+        mapped SKU at each of its channel's fulfilment locations): batches applied by
+        concurrent workers then never deadlock on stock levels."""
+        pairs = set()
+        for event in events:
+            parsed = self.parsed[event.pk]
+            if isinstance(parsed, Exception):
+                continue
+            places = None
+            for item in parsed:
+                if not isinstance(item, OrderEvent):
+                    continue
+                places = places or self.locations_of(event.channel)
+                for line in item.lines:
+                    sku = self.skus.get(normalize_sku_code(line.sku))
+                    if sku is not None:
+                        pairs.update((sku.pk, place.pk) for place in places)
+        return stock_operations_batched(sorted(pairs))
 
     def canonical(self, event: InboundEvent) -> list:
         parsed = self.parsed[event.pk]

@@ -14,8 +14,10 @@ and then reserving somewhere else is how hubs oversell.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -250,6 +252,28 @@ def _replay(operation: StockOperation, kind: str, fingerprint: str) -> StockOper
     return operation
 
 
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def stock_operations_batched(pairs: Iterable[tuple[int, int]] = ()):
+    """Run many stock operations inside the caller's transaction, all or nothing.
+
+    The levels of `pairs` ((sku_id, location_id)) are locked up front in one statement,
+    in id order like every operation locks, so two batches (or a batch and an API call)
+    can wait for each other but never deadlock on stock levels. Inside, an operation opens
+    no savepoint of its own: an error spoils the whole transaction, and the caller rolls
+    the batch back and applies its parts one by one (each then recovers on its own, e.g.
+    replaying an idempotency key).
+    """
+    _lock_levels(pairs)
+    _batch.active = True
+    try:
+        yield
+    finally:
+        _batch.active = False
+
+
 def _operate(
     kind: str, *, origin: Origin, payload: dict[str, Any], work: Callable[[_Pending], Any]
 ) -> StockOperation:
@@ -258,7 +282,7 @@ def _operate(
     key = origin.idempotency_key
     fingerprint = _fingerprint(kind, payload)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not getattr(_batch, "active", False)):
             operation = StockOperation(
                 kind=kind,
                 idempotency_key=key,

@@ -439,3 +439,39 @@ def test_a_level_report_after_a_sale_in_the_same_batch_is_an_echo_not_drift(clie
 
     assert Listing.objects.get(sku=sku).published == 3
     assert not Drift.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_touching_the_same_skus_in_opposite_orders_never_deadlock(
+    client, caplog
+):
+    standard_channel()
+    skus = [sku_create(code=f"S{index}") for index in range(10)]
+    for sku in skus:
+        stock_receive(sku=sku, quantity=100)
+    # Oldest twenty sell S0..S9 twice, the next twenty S9..S0 twice: two workers claiming
+    # one batch each would lock the levels in opposite orders, one delivery at a time.
+    codes = [s.code for s in skus] * 2 + [s.code for s in reversed(skus)] * 2
+    for index, code in enumerate(codes):
+        post_standard(
+            client, "web", order("created", f"W-{index}", [(code, 1)]), msg_id=f"c{index}"
+        )
+    barrier = threading.Barrier(2)
+
+    def worker(_):
+        try:
+            barrier.wait(timeout=30)
+            return inbox_process_waiting(batch_size=20, max_batches=1)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        handled = sorted(pool.map(worker, range(2)))
+
+    assert handled == [20, 20]
+    # Both batches committed as batches: none was a deadlock victim applied one by one.
+    assert not [r for r in caplog.records if "applying each alone" in r.getMessage()]
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert {level(sku).committed for sku in skus} == {4}
+    assert ledger_mismatches() == []
