@@ -6,7 +6,7 @@ and a bulk receipt of 5,000 SKUs until 4 channels confirm all 20,000 listings.
 The real stack runs as subprocesses against a database of the run's own: the channel
 simulator (`manage.py simulate_channels`), gunicorn (`--workers 2 --threads 8`, DEBUG=0),
 two Celery workers laid out as the Procfile runs them (an intake worker, `-Q intake
---concurrency 2`, and a propagate worker, `-Q propagate,reconcile,default --pool threads
+--concurrency 1`, and a propagate worker, `-Q propagate,reconcile,default --pool threads
 --concurrency 8`) and Celery beat. Each scenario gets a fresh database
 (`inventory_hub_bench_prop_<pid>_<x>`, copied from one migrated with `manage.py migrate`)
 and a fresh hub (web, workers, beat); the simulator is shared. The hub publishes to Redis
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated API latency")
     parser.add_argument(
-        "--intake-concurrency", type=int, default=2, help="the intake worker's --concurrency"
+        "--intake-concurrency", type=int, default=1, help="the intake worker's --concurrency"
     )
     parser.add_argument(
         "--propagate-concurrency",
