@@ -85,6 +85,7 @@ TARGET_P99_MS = 2000.0
 TARGET_BULK_SECONDS = 60.0
 LATENCY_STOCK = 100_000
 SERVER_QUEUES = ("intake", "propagate", "reconcile", "default")
+SHOPIFY_STANDARD_POINTS = 100.0  # the simulator's default Shopify bucket: the Standard plan
 TASK_LINE = re.compile(r"Task (channels\.tasks\.\w+)\[[^\]]+\] succeeded in ([\d.e-]+)s: (.*)$")
 
 
@@ -130,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenarios", default="latency,bulk", help="which to run: latency, bulk or both"
     )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated API latency")
+    parser.add_argument(
+        "--shopify-points-per-second",
+        type=float,
+        default=SHOPIFY_STANDARD_POINTS,
+        help="scenario A: the Shopify store's plan, as GraphQL points restored a second "
+        "(Standard 100, Advanced 200, Plus 1000); the hub's channel is set to match",
+    )
     parser.add_argument(
         "--intake-concurrency", type=int, default=1, help="the intake worker's --concurrency"
     )
@@ -712,28 +720,35 @@ def make_stores(
     kinds: list[tuple[str, str]],
     levels: dict[str, int],
     latency_ms: float,
+    shopify_points: float = SHOPIFY_STANDARD_POINTS,
 ) -> list[StoreSetup]:
     """For each (slug, kind): a simulator store named after the slug, sending webhooks to
-    the hub signed with the secret its channel will hold, answering after latency_ms."""
+    the hub signed with the secret its channel will hold, answering after latency_ms.
+    Shopify stores restore `shopify_points` query-cost points a second (bucket: 10 s)."""
     out = []
     for slug, kind in kinds:
         secret = make_secret(kind)
-        described = sim.create_store(
-            {
-                "kind": kind,
-                "store": slug,
-                "webhook_url": f"{hub.url}/webhooks/{slug}/",
-                "webhook_secret": secret,
-                "levels": levels,
-            }
-        )
+        spec = {
+            "kind": kind,
+            "store": slug,
+            "webhook_url": f"{hub.url}/webhooks/{slug}/",
+            "webhook_secret": secret,
+            "levels": levels,
+        }
+        if kind == "shopify" and shopify_points != SHOPIFY_STANDARD_POINTS:
+            spec["rate_limit"] = {"graphql": {"rate": shopify_points, "burst": 10 * shopify_points}}
+        described = sim.create_store(spec)
         sim.set_latency(slug, latency_ms)
         out.append(StoreSetup(slug, kind, secret, described))
     return out
 
 
-def make_channels(stores: list[StoreSetup]) -> list[ChannelSetup]:
-    """The hub's channels for these stores (`channel_create`: lists every SKU, pushes)."""
+def make_channels(
+    stores: list[StoreSetup], shopify_points: float = SHOPIFY_STANDARD_POINTS
+) -> list[ChannelSetup]:
+    """The hub's channels for these stores (`channel_create`: lists every SKU, pushes).
+    A Shopify channel's budget is set to its store's plan, as its merchant would."""
+    from channels.models import Channel
     from channels.services import channel_create
 
     out = []
@@ -747,6 +762,10 @@ def make_channels(stores: list[StoreSetup]) -> list[ChannelSetup]:
             settings=store.described["channel"]["settings"],
             allocation={"mode": "pool"},
         )
+        if store.kind == "shopify" and shopify_points != SHOPIFY_STANDARD_POINTS:
+            Channel.objects.filter(pk=channel.pk).update(
+                rate_limit_per_second=shopify_points, rate_limit_burst=int(10 * shopify_points)
+            )
         out.append(
             ChannelSetup(store.slug, store.kind, channel.pk, store.described.get("listings") or {})
         )
@@ -759,8 +778,11 @@ def connect_channels(
     kinds: list[tuple[str, str]],
     levels: dict[str, int],
     latency_ms: float,
+    shopify_points: float = SHOPIFY_STANDARD_POINTS,
 ) -> list[ChannelSetup]:
-    return make_channels(make_stores(sim, hub, kinds, levels, latency_ms))
+    return make_channels(
+        make_stores(sim, hub, kinds, levels, latency_ms, shopify_points), shopify_points
+    )
 
 
 def map_listings(channels: list[ChannelSetup]) -> int:
@@ -1082,7 +1104,12 @@ def scenario_latency(
     if len({slug for slug, _ in kinds}) != len(kinds):
         raise common.BenchError("the selling kind must not be among --other-kinds")
     channels = connect_channels(
-        sim, hub, kinds, dict.fromkeys(skus, LATENCY_STOCK), args.latency_ms
+        sim,
+        hub,
+        kinds,
+        dict.fromkeys(skus, LATENCY_STOCK),
+        args.latency_ms,
+        args.shopify_points_per_second,
     )
     mapped = map_listings(channels[1:])
     common.log(f"latency: {len(channels)} channels, {len(skus)} SKUs, {mapped} listings mapped")
@@ -1682,6 +1709,11 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
         + "beat, "
         "simulator with "
         f"{args.latency_ms:g} ms API latency, {os.cpu_count()} CPU cores for everything.",
+        f"The Shopify store restores {args.shopify_points_per_second:g} query-cost points a "
+        "second (Standard 100, Advanced 200, Plus 1,000). Reading back a listing costs 2 "
+        "points, so at 50 sales/s over 50 SKUs a Standard store allows a push-and-read "
+        "cycle only every ~0.6 s: its confirmations, and so the all-channels latency, are "
+        "bound by the plan (per_channel_processed_to_confirmed_ms shows each channel).",
         *limits_notes(args),
         f"Subprocess logs: {tmp}",
     ]

@@ -401,12 +401,18 @@ def _record(channel: Channel, results: list[Result]) -> None:
                 listing.state = ListingState.ERROR
                 message = f"retry in {wait:.0f}s: {result.error}"
             PUSHES.labels(channel=channel.slug, outcome=entry.status).inc()
+            if result.outcome in ("confirmed", "deferred"):
+                # A confirmation is on the entry itself (confirmed_at; the SKU's trail
+                # reads it there), and a push our own budget held back is no event of
+                # the channel's: the audit keeps what went wrong and what people did.
+                continue
             audits.append(
                 ChannelAudit(
-                    kind={
-                        OutboxStatus.CONFIRMED: ChannelAuditKind.CONFIRM,
-                        OutboxStatus.DEAD: ChannelAuditKind.DEAD,
-                    }.get(entry.status, ChannelAuditKind.FAIL),
+                    kind=(
+                        ChannelAuditKind.DEAD
+                        if entry.status == OutboxStatus.DEAD
+                        else ChannelAuditKind.FAIL
+                    ),
                     channel=channel,
                     sku_id=listing.sku_id,
                     outbox_entry=entry,

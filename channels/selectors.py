@@ -151,6 +151,23 @@ def sku_audit_trail(*, sku: Sku, limit: int = 500) -> list[dict]:
                 "data": audit.data,
             }
         )
+    confirmed = (
+        OutboxEntry.objects.filter(listing__sku=sku, status=OutboxStatus.CONFIRMED)
+        .select_related("channel")
+        .order_by("-confirmed_at")[:limit]
+    )
+    for entry in confirmed:
+        entries.append(
+            {
+                "at": entry.confirmed_at,
+                "type": "confirm",
+                "kind": "confirm",
+                "channel": entry.channel.slug,
+                "actor": None,
+                "summary": f"{entry.channel.slug} confirmed {entry.quantity} (read back)",
+                "data": {"quantity": entry.quantity, "attempt": entry.attempts},
+            }
+        )
     for drift in Drift.objects.filter(sku=sku).select_related("channel")[:limit]:
         entries.append(
             {

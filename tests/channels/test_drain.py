@@ -136,3 +136,25 @@ def test_a_drain_out_of_budget_keeps_the_channel_until_tokens_are_back(simulator
     assert entry.last_error.startswith("rate limit: next token")
     # Until the bucket refills, another drain task does not even claim.
     assert lease_take(_drain_lease(channel.pk), 1000) is None
+
+
+def test_a_confirmation_is_in_the_skus_trail_and_only_failures_are_audited(simulator):
+    from channels.models import ChannelAudit
+    from channels.selectors import sku_audit_trail
+
+    channel = sandbox_channel(simulator)
+    sku = sku_create(code="A")
+    stock_receive(sku=sku, quantity=5)
+    outbox_drain_channel(channel_id=channel.pk)
+    trail = sku_audit_trail(sku=sku)
+    confirms = [entry for entry in trail if entry["type"] == "confirm"]
+    assert [(c["channel"], c["data"]["quantity"]) for c in confirms] == [("sandbox", 5)]
+    # A confirmation needs no audit row of its own: the entry records it.
+    assert not ChannelAudit.objects.filter(kind__in=["confirm", "fail", "dead"]).exists()
+
+    httpx.post(f"{simulator.url}/_control/faults", json={"store": "sandbox", "error_rate": 1.0})
+    stock_receive(sku=sku, quantity=1)
+    outbox_drain_channel(channel_id=channel.pk)
+    failure = ChannelAudit.objects.get(kind__in=["fail", "dead"])
+    assert failure.kind == "fail" and "retry" in failure.message
+    assert any(entry["type"] == "fail" for entry in sku_audit_trail(sku=sku))
