@@ -280,7 +280,16 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             # Read back by the refs the push resolved (ids it looked up by SKU included),
             # so the read does not look them up again.
             accepted = [outcome.ref for outcome in outcomes if outcome.status == "accepted"]
-            shown = adapter.read_levels(accepted) if accepted else {}
+            try:
+                shown = adapter.read_levels(accepted) if accepted else {}
+            except ChannelNotSent as exc:
+                # Pushed, but the budget ran out before the read-back: try again later,
+                # keeping the ids the push looked up (or a big first push on a channel
+                # whose ids are unknown would look them all up again, for ever).
+                return [
+                    Result(entry, "deferred", str(exc), exc.wait, found=_found(push, outcome))
+                    for entry, push, outcome in zip(entries, pushes, outcomes, strict=True)
+                ]
     except ChannelNotSent as exc:
         return [Result(entry, "deferred", str(exc), exc.wait) for entry in entries]
     except ChannelThrottled as exc:
@@ -304,8 +313,7 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
                     f"the channel acknowledged {entry.quantity} but shows {quantity}",
                     channel_quantity=quantity,
                 )
-            if outcome.ref.external_id and not push.ref.external_id:
-                result.found = outcome.ref  # looked up by SKU: keep it for the next push
+            result.found = _found(push, outcome)  # looked up by SKU: keep it
             results.append(result)
         elif outcome.status == "deferred":
             results.append(Result(entry, "deferred", outcome.error, outcome.retry_after))
@@ -326,6 +334,11 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
         else:
             results.append(Result(entry, "dead", outcome.error))
     return results
+
+
+def _found(push: LevelPush, outcome) -> ListingRef | None:
+    """The channel's ids for a listing the hub had none for, when the push found them."""
+    return outcome.ref if outcome.ref.external_id and not push.ref.external_id else None
 
 
 def _backoff(attempt: int, schedule: list[float]) -> float:

@@ -224,3 +224,29 @@ def test_items_a_spent_budget_held_back_are_deferred_not_failed():
     outcomes = outcomes_for_error(refs, TokensExhausted(3.5))
     assert [(o.status, o.retry_after) for o in outcomes] == [("deferred", 3.5)] * 2
     assert isinstance(TokensExhausted(1.0), ChannelNotSent)
+
+
+def test_ids_a_push_looked_up_are_kept_when_the_read_back_must_wait(sim):
+    store = sim.create_store(
+        "woocommerce", "woo-wait", levels={code: 0 for code in CODES[:5]},
+        webhook_url="http://127.0.0.1:9/",
+    )  # fmt: skip
+    config = store["channel"]
+    channel = channel_create(
+        slug="woo-wait", kind="woocommerce", name="woo-wait",
+        credentials=config["credentials"],
+        settings={**config["settings"], "base_url": store["base_url"]},
+    )  # fmt: skip
+    # A budget of two requests, refilling far too slowly: the lookup and the push go out,
+    # the read-back has to wait.
+    channel.rate_limit_per_second, channel.rate_limit_burst = 0.01, 3
+    channel.save(update_fields=["rate_limit_per_second", "rate_limit_burst"])
+    skus = skus_create(items=[{"code": code} for code in CODES[:5]])
+    receive(skus, 2)
+
+    outbox_drain_channel(channel_id=channel.pk)
+
+    entries = OutboxEntry.objects.filter(channel=channel)
+    assert set(entries.values_list("status", "attempts")) == {(OutboxStatus.PENDING, 0)}
+    expected = {code: ids["external_id"] for code, ids in store["listings"].items()}
+    assert dict(Listing.objects.values_list("sku__code", "external_id")) == expected
