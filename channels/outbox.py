@@ -15,9 +15,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from inventory_hub.queueing import enqueue
@@ -39,24 +39,40 @@ def channel_available_by_sku(
     *, sku_ids: Iterable[int], channel_ids: Iterable[int]
 ) -> dict[tuple[int, int], int]:
     """(channel_id, sku_id) -> available summed over the channel's fulfilment locations
-    (default: the default location)."""
-    sku_ids, channel_ids = set(sku_ids), set(channel_ids)
+    (default: the default location). Two plain statements: this runs inside every stock
+    movement of a SKU that is listed anywhere."""
+    sku_ids, channel_ids = sorted(set(sku_ids)), sorted(set(channel_ids))
+    if not sku_ids or not channel_ids:
+        return {}
+    links, location = ChannelLocation._meta.db_table, Location._meta.db_table
+    levels = StockLevel._meta.db_table
     locations: dict[int, set[int]] = defaultdict(set)
-    for channel_id, location_id in ChannelLocation.objects.filter(
-        channel_id__in=channel_ids
-    ).values_list("channel_id", "location_id"):
-        locations[channel_id].add(location_id)
-    if len(locations) < len(channel_ids):
-        default_id = Location.objects.filter(is_default=True).values_list("id", flat=True).first()
-        for channel_id in channel_ids:
-            locations.setdefault(channel_id, {default_id})
-    per_level: dict[tuple[int, int], int] = {}
-    for sku_id, location_id, on_hand, committed in StockLevel.objects.filter(
-        sku_id__in=sku_ids
-    ).values_list("sku_id", "location_id", "on_hand", "committed"):
-        per_level[(sku_id, location_id)] = on_hand - committed
+    default_id = None
+    with connection.cursor() as cursor:
+        # The channels' own locations, and the default one (channel NULL) for the others.
+        cursor.execute(
+            f"SELECT channel_id, location_id FROM {links} "
+            f"WHERE channel_id IN ({_marks(channel_ids)}) UNION ALL SELECT * FROM "
+            f"(SELECT CAST(NULL AS BIGINT), id FROM {location} WHERE is_default "
+            "ORDER BY priority, id LIMIT 1) AS fallback",
+            channel_ids,
+        )
+        for channel_id, location_id in cursor.fetchall():
+            if channel_id is None:
+                default_id = location_id
+            else:
+                locations[channel_id].add(location_id)
+        cursor.execute(
+            f"SELECT sku_id, location_id, on_hand - committed FROM {levels} "
+            f"WHERE sku_id IN ({_marks(sku_ids)})",
+            sku_ids,
+        )
+        per_level = {(sku_id, place): free for sku_id, place, free in cursor.fetchall()}
+    for channel_id in channel_ids:
+        if not locations[channel_id]:
+            locations[channel_id] = {default_id}
     return {
-        (channel_id, sku_id): sum(per_level.get((sku_id, loc), 0) for loc in places)
+        (channel_id, sku_id): sum(per_level.get((sku_id, place), 0) for place in places)
         for channel_id, places in locations.items()
         for sku_id in sku_ids
     }
@@ -66,10 +82,32 @@ def effective_rules(
     *, sku_ids: Iterable[int], channel_ids: Iterable[int]
 ) -> dict[tuple[int, int | None], Rule]:
     """(channel_id, sku_id or None for the default) -> Rule."""
-    rows = AllocationRule.objects.filter(channel_id__in=set(channel_ids)).filter(
-        Q(sku__isnull=True) | Q(sku_id__in=set(sku_ids))
-    )
-    return {(row.channel_id, row.sku_id): Rule.of(row) for row in rows}
+    sku_ids, channel_ids = sorted(set(sku_ids)), sorted(set(channel_ids))
+    if not channel_ids:
+        return {}
+    sku_filter = f" OR sku_id IN ({_marks(sku_ids)})" if sku_ids else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT channel_id, sku_id, mode, share_percent, fixed_quantity, buffer_units, "
+            f"buffer_percent FROM {AllocationRule._meta.db_table} "
+            f"WHERE channel_id IN ({_marks(channel_ids)}) AND (sku_id IS NULL{sku_filter})",
+            [*channel_ids, *sku_ids],
+        )
+        rows = cursor.fetchall()
+    return {
+        (channel_id, sku_id): Rule(
+            mode=mode,
+            share_percent=Decimal(share),
+            fixed_quantity=fixed,
+            buffer_units=units,
+            buffer_percent=Decimal(percent),
+        )
+        for channel_id, sku_id, mode, share, fixed, units, percent in rows
+    }
+
+
+def _marks(values) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 @dataclass
