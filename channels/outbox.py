@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,49 +32,6 @@ from .models import (
     OutboxEntry,
 )
 from .wakeup import flag_clear, flag_is_raised, flags_raise
-
-
-def channel_available_by_sku(
-    *, sku_ids: Iterable[int], channel_ids: Iterable[int]
-) -> dict[tuple[int, int], int]:
-    """(channel_id, sku_id) -> available summed over the channel's fulfilment locations
-    (default: the default location). Two plain statements: this runs inside every stock
-    movement of a SKU that is listed anywhere."""
-    sku_ids, channel_ids = sorted(set(sku_ids)), sorted(set(channel_ids))
-    if not sku_ids or not channel_ids:
-        return {}
-    links, location = ChannelLocation._meta.db_table, Location._meta.db_table
-    levels = StockLevel._meta.db_table
-    locations: dict[int, set[int]] = defaultdict(set)
-    default_id = None
-    with connection.cursor() as cursor:
-        # The channels' own locations, and the default one (channel NULL) for the others.
-        cursor.execute(
-            f"SELECT channel_id, location_id FROM {links} "
-            f"WHERE channel_id IN ({_marks(channel_ids)}) UNION ALL SELECT * FROM "
-            f"(SELECT CAST(NULL AS BIGINT), id FROM {location} WHERE is_default "
-            "ORDER BY priority, id LIMIT 1) AS fallback",
-            channel_ids,
-        )
-        for channel_id, location_id in cursor.fetchall():
-            if channel_id is None:
-                default_id = location_id
-            else:
-                locations[channel_id].add(location_id)
-        cursor.execute(
-            f"SELECT sku_id, location_id, on_hand - committed FROM {levels} "
-            f"WHERE sku_id IN ({_marks(sku_ids)})",
-            sku_ids,
-        )
-        per_level = {(sku_id, place): free for sku_id, place, free in cursor.fetchall()}
-    for channel_id in channel_ids:
-        if not locations[channel_id]:
-            locations[channel_id] = {default_id}
-    return {
-        (channel_id, sku_id): sum(per_level.get((sku_id, place), 0) for place in places)
-        for channel_id, places in locations.items()
-        for sku_id in sku_ids
-    }
 
 
 def effective_rules(
@@ -120,6 +76,8 @@ class _ListingRow:
     confirmed: int | None
     state: str
     enabled: bool
+    # The SKU's available quantity summed over the channel's fulfilment locations.
+    available: int
 
     @property
     def pk(self) -> int:
@@ -127,19 +85,35 @@ class _ListingRow:
 
 
 def _listing_rows(sku_ids: set[int], channel_ids: set[int] | None) -> list[_ListingRow]:
-    """The listings of these SKUs with their channel's enabled flag; plain SQL because
-    it runs inside every stock movement, usually to find there are none."""
+    """The listings of these SKUs with their channel's enabled flag and what the channel
+    may sell from: available summed over the channel's fulfilment locations, or the
+    default location when it names none. One plain statement, because it runs inside
+    every stock movement (usually to find there are no listings)."""
     listing, channel = Listing._meta.db_table, Channel._meta.db_table
-    sql = (
-        f"SELECT l.id, l.channel_id, l.sku_id, l.published, l.target_version, l.confirmed, "
-        f"l.state, c.enabled FROM {listing} l JOIN {channel} c ON c.id = l.channel_id "
-        f"WHERE l.sku_id IN ({', '.join(['%s'] * len(sku_ids))})"
-    )
+    links, location = ChannelLocation._meta.db_table, Location._meta.db_table
+    levels = StockLevel._meta.db_table
+    sql = f"""
+        SELECT l.id, l.channel_id, l.sku_id, l.published, l.target_version, l.confirmed,
+            l.state, c.enabled,
+            COALESCE((
+                SELECT SUM(s.on_hand - s.committed) FROM {levels} s
+                WHERE s.sku_id = l.sku_id AND s.location_id IN (
+                    SELECT cl.location_id FROM {links} cl WHERE cl.channel_id = l.channel_id
+                    UNION ALL
+                    SELECT f.id FROM (
+                        SELECT d.id FROM {location} d WHERE d.is_default
+                        ORDER BY d.priority, d.id LIMIT 1
+                    ) f
+                    WHERE NOT EXISTS (SELECT 1 FROM {links} x WHERE x.channel_id = l.channel_id)
+                )
+            ), 0)
+        FROM {listing} l JOIN {channel} c ON c.id = l.channel_id
+        WHERE l.sku_id IN ({_marks(sku_ids)})"""
     params = list(sku_ids)
     if channel_ids is not None:
         if not channel_ids:
             return []
-        sql += f" AND l.channel_id IN ({', '.join(['%s'] * len(channel_ids))})"
+        sql += f" AND l.channel_id IN ({_marks(channel_ids)})"
         params += list(channel_ids)
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY l.id", params)
@@ -169,7 +143,6 @@ def outbox_refresh_for_skus(
     if not listings:
         return 0
     involved = {listing.channel_id for listing in listings}
-    available = channel_available_by_sku(sku_ids=sku_ids, channel_ids=involved)
     rules = effective_rules(sku_ids=sku_ids, channel_ids=involved)
 
     now = timezone.now()
@@ -179,7 +152,7 @@ def outbox_refresh_for_skus(
         rule = rules.get((listing.channel_id, listing.sku_id)) or rules.get(
             (listing.channel_id, None), POOL
         )
-        target = published_quantity(available[(listing.channel_id, listing.sku_id)], rule)
+        target = published_quantity(listing.available, rule)
         if target == listing.published and not force:
             continue
         previous = listing.confirmed if listing.confirmed is not None else listing.published
