@@ -143,3 +143,20 @@ def test_query_count_of_one_movement_does_not_grow_with_listings(
     # transaction adds. The same 11 for 1 or 10 channels.
     with django_assert_num_queries(11):
         stock_receive(sku=sku, quantity=1)
+
+
+def test_a_channel_publishes_what_its_fulfilment_locations_hold():
+    store, annex = LocationFactory(), LocationFactory()
+    everywhere = channel_create(slug="web", kind="sandbox", name="Web")  # the default one
+    shop = channel_create(slug="shop", kind="sandbox", name="Shop", fulfilment_locations=[store])
+    both = channel_create(
+        slug="both", kind="sandbox", name="Both", fulfilment_locations=[annex, store]
+    )
+    sku = sku_create(code="A")
+    stock_receive(sku=sku, quantity=10)  # the default location
+    stock_receive(sku=sku, quantity=4, location=store)
+    stock_receive(sku=sku, quantity=2, location=annex)
+    stock_reserve(sku=sku, quantity=1, order_id="O-1", location=store)
+
+    published = dict(Listing.objects.filter(sku=sku).values_list("channel__slug", "published"))
+    assert published == {everywhere.slug: 10, shop.slug: 3, both.slug: 5}
