@@ -501,9 +501,7 @@ class Control:
                 record["error"] = "the store has no webhook_url"
             else:
                 try:
-                    answer = self.state.webhook_client.post(
-                        store.webhook_url, content=body, headers=headers
-                    )
+                    answer = self._post_webhook(store.webhook_url, body, headers)
                     record["status"] = answer.status_code
                 except httpx.HTTPError as exc:
                     record["error"] = f"{type(exc).__name__}: {exc}"
@@ -511,6 +509,15 @@ class Control:
                 store.stats.webhooks_sent += 1
             results.append(record)
         return results
+
+    def _post_webhook(self, url: str, body: bytes, headers: dict) -> httpx.Response:
+        """POST a delivery; a pooled keep-alive connection the receiver closed just as it
+        was reused (nothing was read) is retried once on a fresh one, as senders' HTTP
+        stacks do."""
+        try:
+            return self.state.webhook_client.post(url, content=body, headers=headers)
+        except httpx.RemoteProtocolError:
+            return self.state.webhook_client.post(url, content=body, headers=headers)
 
     # -- faults and stats -----------------------------------------------------------------
 
