@@ -22,6 +22,7 @@ Settings: optional ``content_language`` (default ``en-US``) and ``marketplace_id
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ from channels.adapters.base import (
 )
 
 API_PATH = "sell/inventory/v1"
+logger = logging.getLogger(__name__)
 
 
 def offer_ids(ref: ListingRef) -> list[str]:
@@ -150,11 +152,15 @@ class EbayAdapter(ChannelAdapter):
             if answer is None:
                 raise ChannelUnavailable(f"ebay: SKU {sku!r} missing from the bulk read answer")
             status = int(answer.get("statusCode") or 500)
-            if status == 404:
+            if status == 429:
+                raise self._error_for_answer(response, sku, answer, status)
+            if not 200 <= status < 300:
+                # Unknown (404) or unreadable just now: this SKU reads as "cannot tell",
+                # so its push is retried on its own instead of failing the whole batch.
+                if status != 404:
+                    logger.warning("%s", self._error_for_answer(response, sku, answer, status))
                 levels[sku] = None
                 continue
-            if not 200 <= status < 300:
-                raise self._error_for_answer(response, sku, answer, status)
             item = answer.get("inventoryItem") or {}
             availability = (item.get("availability") or {}).get("shipToLocationAvailability")
             quantity = (availability or {}).get("quantity")
@@ -164,8 +170,9 @@ class EbayAdapter(ChannelAdapter):
     def _error_for_answer(
         self, response: httpx.Response, sku: str, answer: dict[str, Any], status: int
     ) -> ChannelError:
-        """What one failed SKU of a bulk read raises: the error its own GET would have
-        raised (see ``_error_for_response``), since a read cannot report per SKU."""
+        """The error one failed SKU of a bulk read stands for: what its own GET would have
+        raised (see ``_error_for_response``). Only a throttle is raised; any other
+        failure leaves that SKU unread."""
         errors = ", ".join(str(e.get("message", "")) for e in answer.get("errors") or ())
         message = f"ebay: bulk read of {sku!r} answered {status}"
         if errors:

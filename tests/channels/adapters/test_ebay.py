@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from channels.adapters import (
-    ChannelRejected,
     ChannelThrottled,
     ChannelUnavailable,
     LevelPush,
@@ -148,27 +147,35 @@ def _adapter_answering(answer: dict[str, Any]) -> EbayAdapter:
     )
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (500, ChannelUnavailable),
-        (503, ChannelUnavailable),
-        (429, ChannelThrottled),
-        (400, ChannelRejected),
-    ],
-)
-def test_a_failed_sku_in_a_bulk_read_raises_as_its_own_get_would(status, error):
+@pytest.mark.parametrize("status", [400, 500, 503])
+def test_a_sku_a_bulk_read_cannot_answer_reads_as_unknown_alone(status):
     answer = {
         "responses": [
-            {"statusCode": 200, "sku": "A", "inventoryItem": {}},
+            {
+                "statusCode": 200,
+                "sku": "A",
+                "inventoryItem": {"availability": {"shipToLocationAvailability": {"quantity": 4}}},
+            },
             {"statusCode": status, "sku": "B", "errors": [{"errorId": 1, "message": "nope"}]},
         ]
     }
-    with _adapter_answering(answer) as adapter, pytest.raises(error) as failure:
-        adapter.read_levels([ListingRef(sku="A"), ListingRef(sku="B")])
+    with _adapter_answering(answer) as adapter:
+        assert adapter.read_levels([ListingRef(sku="A"), ListingRef(sku="B")]) == {
+            "A": 4,
+            "B": None,
+        }
 
-    assert failure.value.status_code == status
-    assert "nope" in str(failure.value)
+
+def test_a_throttled_sku_in_a_bulk_read_throttles_the_read():
+    answer = {
+        "responses": [
+            {"statusCode": 200, "sku": "A", "inventoryItem": {}},
+            {"statusCode": 429, "sku": "B", "errors": [{"errorId": 1, "message": "nope"}]},
+        ]
+    }
+    with _adapter_answering(answer) as adapter, pytest.raises(ChannelThrottled) as failure:
+        adapter.read_levels([ListingRef(sku="A"), ListingRef(sku="B")])
+    assert failure.value.status_code == 429 and "nope" in str(failure.value)
 
 
 def test_a_sku_missing_from_the_bulk_read_answer_is_unavailable():
