@@ -12,32 +12,24 @@ from functools import cache
 
 from django.conf import settings
 
+# ARGV: rate, burst, now, tokens wanted, and 1 to take them (0 only asks how long).
 _LUA = """
 local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
 local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or ARGV[3])
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now, want = tonumber(ARGV[3]), tonumber(ARGV[4])
 tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local wait = '0'
 if tokens >= want then
+  if ARGV[5] == '0' then return '0' end
   tokens = tokens - want
-  redis.call('HSET', KEYS[1], 't', tokens, 's', now)
-  redis.call('EXPIRE', KEYS[1], 3600)
-  return '0'
+else
+  wait = tostring((want - tokens) / rate)
+  if ARGV[5] == '0' then return wait end
 end
 redis.call('HSET', KEYS[1], 't', tokens, 's', now)
 redis.call('EXPIRE', KEYS[1], 3600)
-return tostring((want - tokens) / rate)
-"""
-
-
-_PEEK = """
-local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
-local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or ARGV[3])
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local now, want = tonumber(ARGV[3]), tonumber(ARGV[4])
-tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
-if tokens >= want then return '0' end
-return tostring((want - tokens) / rate)
+return wait
 """
 
 
@@ -54,11 +46,6 @@ def _bucket_script():
     return redis_client().register_script(_LUA)
 
 
-@cache
-def _peek_script():
-    return redis_client().register_script(_PEEK)
-
-
 _local: dict[str, tuple[float, float]] = {}
 _local_lock = threading.Lock()
 
@@ -73,28 +60,29 @@ def take(channel_slug: str, *, rate: float, burst: int, tokens: float = 1) -> fl
     """
     if tokens > burst:
         raise ValueError(f"cannot take {tokens} tokens from a bucket of {burst}")
-    now = time.time()
-    if settings.REDIS_URL:
-        script = _bucket_script()
-        return float(script(keys=[f"ratelimit:{channel_slug}"], args=[rate, burst, now, tokens]))
-    with _local_lock:
-        level, stamp = _local.get(channel_slug, (float(burst), now))
-        level = min(burst, level + max(0.0, now - stamp) * rate)
-        if level >= tokens:
-            _local[channel_slug] = (level - tokens, now)
-            return 0.0
-        _local[channel_slug] = (level, now)
-        return (tokens - level) / rate
+    return _ask(channel_slug, rate=rate, burst=burst, tokens=tokens, take=True)
 
 
 def wait_for(channel_slug: str, *, rate: float, burst: int, tokens: float) -> float:
     """Seconds until the bucket holds `tokens` (0: it does now). Takes nothing."""
-    tokens = min(tokens, burst)
+    return _ask(channel_slug, rate=rate, burst=burst, tokens=min(tokens, burst), take=False)
+
+
+def _ask(channel_slug: str, *, rate: float, burst: int, tokens: float, take: bool) -> float:
+    """The bucket refilled to now: 0 when it holds `tokens` (taken if `take`), otherwise
+    the seconds until it will."""
     now = time.time()
     if settings.REDIS_URL:
-        script = _peek_script()
-        return float(script(keys=[f"ratelimit:{channel_slug}"], args=[rate, burst, now, tokens]))
+        script = _bucket_script()
+        args = [rate, burst, now, tokens, 1 if take else 0]
+        return float(script(keys=[f"ratelimit:{channel_slug}"], args=args))
     with _local_lock:
         level, stamp = _local.get(channel_slug, (float(burst), now))
         level = min(burst, level + max(0.0, now - stamp) * rate)
-        return max(0.0, (tokens - level) / rate)
+        if level >= tokens:
+            if take:
+                _local[channel_slug] = (level - tokens, now)
+            return 0.0
+        if take:
+            _local[channel_slug] = (level, now)
+        return (tokens - level) / rate
