@@ -145,7 +145,9 @@ class EbayApi(KindApi):
 
     # -- API ------------------------------------------------------------------------------
 
-    def _bulk_update(self, store: Store, request: Request, call: Call) -> Response:
+    @staticmethod
+    def _bulk_requests(request: Request, call: Call) -> list | Response:
+        """The ``requests`` of a bulk call (1 to MAX_REQUESTS), or eBay's 400."""
         body = request.json()
         requests = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(requests, list) or not requests:
@@ -156,6 +158,12 @@ class EbayApi(KindApi):
                 400,
                 {"errors": [_error(25727, f"The number of requests exceeds {MAX_REQUESTS}.")]},
             )
+        return requests
+
+    def _bulk_update(self, store: Store, request: Request, call: Call) -> Response:
+        requests = self._bulk_requests(request, call)
+        if isinstance(requests, Response):
+            return requests
         responses: list[dict[str, Any]] = []
         with store.lock:
             for entry in requests:
@@ -209,16 +217,9 @@ class EbayApi(KindApi):
     def _bulk_get(self, store: Store, request: Request, call: Call) -> Response:
         if not request.header("content-type").lower().startswith("application/json"):
             return self.error(415, "Unsupported media type: send Content-Type: application/json.")
-        body = request.json()
-        requests = body.get("requests") if isinstance(body, dict) else None
-        if not isinstance(requests, list) or not requests:
-            return json_response(400, {"errors": [_error(25709, "Invalid request: 'requests'")]})
-        call.items = len(requests)
-        if len(requests) > MAX_REQUESTS:
-            return json_response(
-                400,
-                {"errors": [_error(25727, f"The number of requests exceeds {MAX_REQUESTS}.")]},
-            )
+        requests = self._bulk_requests(request, call)
+        if isinstance(requests, Response):
+            return requests
         skus = [str(entry.get("sku") or "") for entry in requests]
         with store.lock:
             quantities = {sku: store.levels.get(sku) for sku in skus}
