@@ -31,9 +31,9 @@ def sim():
     server.stop()
 
 
-def connect(sim, kind, slug, levels, **settings):
-    """A channel on a store with its kind's documented rate limits (no rate_limit option),
-    its SKUs created and their listings mapped to the store's ids."""
+def channel_on_store(sim, kind, slug, levels, **settings):
+    """(channel, store): a store with its kind's documented rate limits (no rate_limit
+    option) and the hub's channel on it, which knows none of the store's ids yet."""
     store = sim.create_store(kind, slug, levels=levels, webhook_url="http://127.0.0.1:9/")
     config = store["channel"]
     channel = channel_create(
@@ -44,6 +44,13 @@ def connect(sim, kind, slug, levels, **settings):
         credentials=config["credentials"],
         settings={**config["settings"], "base_url": store["base_url"], **settings},
     )
+    return channel, store
+
+
+def connect(sim, kind, slug, levels, **settings):
+    """A channel on a store (see channel_on_store), its SKUs created and their listings
+    mapped to the store's ids."""
+    channel, store = channel_on_store(sim, kind, slug, levels, **settings)
     skus = skus_create(items=[{"code": code} for code in levels])
     for sku in skus:
         ids = store["listings"][sku.code]
@@ -190,16 +197,7 @@ def test_the_throttle_takes_one_token_unless_told_a_cost():
 
 
 def test_ids_looked_up_by_sku_are_kept_so_the_next_push_sends_no_lookup(sim):
-    store = sim.create_store(
-        "shopify", "lookup", levels={code: 0 for code in CODES[:20]},
-        webhook_url="http://127.0.0.1:9/",
-    )  # fmt: skip
-    config = store["channel"]
-    channel = channel_create(
-        slug="lookup", kind="shopify", name="lookup", webhook_secret=store["webhook_secret"],
-        credentials=config["credentials"],
-        settings={**config["settings"], "base_url": store["base_url"]},
-    )  # fmt: skip
+    channel, store = channel_on_store(sim, "shopify", "lookup", dict.fromkeys(CODES[:20], 0))
     skus = skus_create(items=[{"code": code} for code in CODES[:20]])  # listed, ids unknown
     assert set(Listing.objects.values_list("external_id", flat=True)) == {""}
 
@@ -227,16 +225,7 @@ def test_items_a_spent_budget_held_back_are_deferred_not_failed():
 
 
 def test_ids_a_push_looked_up_are_kept_when_the_read_back_must_wait(sim):
-    store = sim.create_store(
-        "woocommerce", "woo-wait", levels={code: 0 for code in CODES[:5]},
-        webhook_url="http://127.0.0.1:9/",
-    )  # fmt: skip
-    config = store["channel"]
-    channel = channel_create(
-        slug="woo-wait", kind="woocommerce", name="woo-wait",
-        credentials=config["credentials"],
-        settings={**config["settings"], "base_url": store["base_url"]},
-    )  # fmt: skip
+    channel, store = channel_on_store(sim, "woocommerce", "woo-wait", dict.fromkeys(CODES[:5], 0))
     # A budget of two requests, refilling far too slowly: the lookup and the push go out,
     # the read-back has to wait.
     channel.rate_limit_per_second, channel.rate_limit_burst = 0.01, 3
