@@ -33,9 +33,7 @@ def insert(objs: Sequence[Model], *, with_ids: bool = True) -> None:
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list = []
     for obj in objs:
-        # Picks up the pk of a related object saved after it was assigned (as save() does).
-        obj._prepare_related_fields_for_save(operation_name="insert")
-        params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
+        params.extend(_insert_values(obj, fields))
     sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES {', '.join([row] * len(objs))}"
     with connection.cursor() as cursor:
         if not with_ids:
@@ -47,8 +45,19 @@ def insert(objs: Sequence[Model], *, with_ids: bool = True) -> None:
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = pk
     for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _mark_saved(obj)
+
+
+def _insert_values(obj: Model, fields) -> list:
+    """The object's column values, prepared as save() prepares them."""
+    # Picks up the pk of a related object saved after it was assigned (as save() does).
+    obj._prepare_related_fields_for_save(operation_name="insert")
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def _mark_saved(obj: Model) -> None:
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 def insert_unless_taken(obj: Model, *, unique: str) -> bool:
@@ -57,8 +66,7 @@ def insert_unless_taken(obj: Model, *, unique: str) -> bool:
     (its primary key is then set); no exception either way, so no savepoint is needed."""
     model = type(obj)
     fields, names = _columns(model)
-    obj._prepare_related_fields_for_save(operation_name="insert")
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    params = _insert_values(obj, fields)
     column = connection.ops.quote_name(model._meta.get_field(unique).column)
     sql = (
         f"INSERT INTO {model._meta.db_table} ({names}) "
@@ -71,8 +79,7 @@ def insert_unless_taken(obj: Model, *, unique: str) -> bool:
     if row is None:
         return False
     obj.pk = row[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
+    _mark_saved(obj)
     return True
 
 
