@@ -9,7 +9,6 @@ every caller then publishes (which fails soft), and the beat sweepers catch up.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from dataclasses import dataclass
 
@@ -25,39 +24,38 @@ return raised
 """
 
 
-def flags_raise(keys: list[str]) -> list[int]:
-    """Indexes (into `keys`) of the flags this call raised: all of them without Redis."""
-    if not settings.REDIS_URL or not keys:
-        return list(range(len(keys)))
+def _redis(call, default):
+    """`call(client)` on the flow-control Redis, or `default` without Redis or when it
+    fails: flags and leases only save work the database-backed sweepers would also do."""
+    if not settings.REDIS_URL:
+        return default
     from .ratelimit import redis_client
 
     try:
-        if len(keys) == 1:  # the common case (a webhook): one plain SET, no script
-            return [0] if redis_client().set(keys[0], "1", nx=True, px=FLAG_MS) else []
-        raised = redis_client().eval(_RAISE, len(keys), *keys, FLAG_MS)
-    except Exception:  # noqa: BLE001 - no Redis: publish (which fails soft) and let sweeps catch up
-        return list(range(len(keys)))
-    return [index - 1 for index in raised]
+        return call(redis_client())
+    except Exception:  # noqa: BLE001 - see above
+        return default
+
+
+def flags_raise(keys: list[str]) -> list[int]:
+    """Indexes (into `keys`) of the flags this call raised: all of them without Redis
+    (every caller then publishes, which fails soft, and the sweeps catch up)."""
+    everyone = list(range(len(keys)))
+    if not keys:
+        return everyone
+    if len(keys) == 1:  # the common case (a webhook): one plain SET, no script
+        raised = _redis(lambda client: client.set(keys[0], "1", nx=True, px=FLAG_MS), True)
+        return everyone if raised else []
+    raised = _redis(lambda client: client.eval(_RAISE, len(keys), *keys, FLAG_MS), None)
+    return everyone if raised is None else [index - 1 for index in raised]
 
 
 def flag_clear(key: str) -> None:
-    if not settings.REDIS_URL:
-        return
-    from .ratelimit import redis_client
-
-    with contextlib.suppress(Exception):  # the flag expires by itself
-        redis_client().delete(key)
+    _redis(lambda client: client.delete(key), None)  # else the flag expires by itself
 
 
 def flag_is_raised(key: str) -> bool:
-    if not settings.REDIS_URL:
-        return False
-    from .ratelimit import redis_client
-
-    try:
-        return bool(redis_client().exists(key))
-    except Exception:  # noqa: BLE001 - without Redis the sweepers catch up
-        return False
+    return bool(_redis(lambda client: client.exists(key), False))
 
 
 # --- leases: at most one holder at a time, for a while ----------------------------------
@@ -83,14 +81,7 @@ def lease_take(key: str, ms: int) -> Lease | None:
     fails, every caller gets a lease: holders then only overlap, which is safe (the work
     they share is claimed row by row), just less thrifty."""
     lease = Lease(key, secrets.token_hex(8))
-    if not settings.REDIS_URL:
-        return lease
-    from .ratelimit import redis_client
-
-    try:
-        taken = redis_client().set(key, lease.token, nx=True, px=ms)
-    except Exception:  # noqa: BLE001 - fail open, see above
-        return lease
+    taken = _redis(lambda client: client.set(key, lease.token, nx=True, px=ms), True)
     return lease if taken else None
 
 
@@ -103,9 +94,5 @@ def lease_release(lease: Lease) -> None:
 
 
 def _lease_script(script: str, lease: Lease, *args) -> None:
-    if not settings.REDIS_URL:
-        return
-    from .ratelimit import redis_client
-
-    with contextlib.suppress(Exception):  # the lease expires by itself
-        redis_client().eval(script, 1, lease.key, lease.token, *args)
+    # Without Redis there is nothing to renew or free; a lost call expires by itself.
+    _redis(lambda client: client.eval(script, 1, lease.key, lease.token, *args), None)
