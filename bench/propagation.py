@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--outside-nice",
         type=int,
         default=10,
-        help="nice value of the simulator and of this load generator (0: same priority as the hub)",
+        help="nice value of the simulator, which stands for the channels' own machines (0: "
+        "the same priority as the hub)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the order generator")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
