@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -49,17 +50,18 @@ def effective_rules(
             f"WHERE channel_id IN ({_marks(channel_ids)}) AND (sku_id IS NULL{sku_filter})",
             [*channel_ids, *sku_ids],
         )
-        rows = cursor.fetchall()
-    return {
-        (channel_id, sku_id): Rule(
-            mode=mode,
-            share_percent=Decimal(share),
-            fixed_quantity=fixed,
-            buffer_units=units,
-            buffer_percent=Decimal(percent),
-        )
-        for channel_id, sku_id, mode, share, fixed, units, percent in rows
-    }
+        rows = [_RuleRow(*row) for row in cursor.fetchall()]
+    return {(row.channel_id, row.sku_id): Rule.of(row) for row in rows}
+
+
+class _RuleRow(NamedTuple):
+    channel_id: int
+    sku_id: int | None
+    mode: str
+    share_percent: Decimal
+    fixed_quantity: int
+    buffer_units: int
+    buffer_percent: Decimal
 
 
 def _marks(values) -> str:
