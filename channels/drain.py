@@ -106,7 +106,8 @@ def token_taker(channel: Channel):
 @dataclass
 class Result:
     entry: OutboxEntry
-    # confirmed | retry | dead | stale (compare-and-set refused) | deferred (no token)
+    # confirmed | retry | dead | stale (compare-and-set refused) | deferred (no token) |
+    # unconfirmed (accepted, but the read-back shows another number)
     outcome: str
     error: str = ""
     wait: float | None = None
@@ -198,21 +199,29 @@ def _budget(channel: Channel) -> tuple[float, int]:
 def _pace(channel: Channel) -> None:
     """Before claiming, wait (briefly) until the budget covers a whole cycle for what is
     due: the claim then takes the freshest targets, and the push and its read-back go out
-    back to back instead of the read waiting for tokens while newer sales pile up."""
-    due = (
+    back to back instead of the read waiting for tokens while newer sales pile up. What is
+    due is counted again after each wait: sales keep arriving meanwhile, and a cycle paced
+    for the entries due before the wait would leave its read-back short of tokens."""
+    rate, burst = _budget(channel)
+    cycle_cost = adapter_class(channel.kind).cycle_cost
+    deadline = time.monotonic() + MAX_TOKEN_WAIT
+    while due := _due_count(channel):
+        wait = ratelimit.wait_for(channel.slug, rate=rate, burst=burst, tokens=cycle_cost(due))
+        left = deadline - time.monotonic()
+        if wait <= 0 or left <= 0:
+            return
+        time.sleep(min(wait, left))
+
+
+def _due_count(channel: Channel) -> int:
+    """Entries the next claim would take (at most a batch)."""
+    return (
         OutboxEntry.objects.filter(
             channel=channel, status=OutboxStatus.PENDING, next_attempt_at__lte=timezone.now()
         )
         .values("id")[: channel.batch_size]
         .count()
     )
-    if not due:
-        return
-    rate, burst = _budget(channel)
-    cost = adapter_class(channel.kind).cycle_cost(due)
-    wait = ratelimit.wait_for(channel.slug, rate=rate, burst=burst, tokens=cost)
-    if wait > 0:
-        time.sleep(min(wait, MAX_TOKEN_WAIT))
 
 
 def _claim(channel: Channel) -> list[OutboxEntry]:
@@ -309,7 +318,7 @@ def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             else:
                 result = Result(
                     entry,
-                    "retry",
+                    "unconfirmed",
                     f"the channel acknowledged {entry.quantity} but shows {quantity}",
                     channel_quantity=quantity,
                 )
@@ -407,6 +416,19 @@ def _record(channel: Channel, results: list[Result]) -> None:
                 entry.status = OutboxStatus.DEAD
                 listing.state = ListingState.DEAD
                 message = f"dead after {entry.attempts} attempt(s): {result.error}"
+            elif result.outcome == "unconfirmed":
+                # The channel answered, but shows another number. Most often a sale on
+                # that channel landed between our write and our read (its webhook then
+                # brings a newer target): look again within seconds, not on the failure
+                # schedule. A channel that keeps dropping writes still runs out of
+                # attempts (2, 4, 8 ... s) and lands in the DLQ within minutes.
+                wait = min(
+                    STALE_RETRY * 2 ** (entry.attempts - 1), _backoff(entry.attempts, schedule)
+                )
+                entry.status = OutboxStatus.PENDING
+                entry.next_attempt_at = now + timedelta(seconds=wait)
+                listing.state = ListingState.PENDING if entry.attempts == 1 else ListingState.ERROR
+                message = f"retry in {wait:.0f}s: {result.error}"
             else:
                 entry.status = OutboxStatus.PENDING
                 wait = max(result.wait or 0, _backoff(entry.attempts, schedule))

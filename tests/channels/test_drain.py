@@ -71,12 +71,37 @@ def test_a_dropped_write_is_caught_and_retried(simulator):
     outbox_drain_channel(channel_id=channel.pk)
     entry = OutboxEntry.objects.get()
     assert entry.status == OutboxStatus.PENDING and "shows" in entry.last_error
+    # A quick second look (a sale on the channel between write and read looks the same),
+    # then looks that back off from there, each spending an attempt.
+    first_wait = (entry.next_attempt_at - timezone.now()).total_seconds()
+    assert 0 < first_wait <= 2 and Listing.objects.get().state == "pending"
+    due_now()
+    outbox_drain_channel(channel_id=channel.pk)
+    entry.refresh_from_db()
+    assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 2)
+    assert 2 < (entry.next_attempt_at - timezone.now()).total_seconds() <= 4
     assert Listing.objects.get().state == "error"
     httpx.delete(f"{simulator.url}/_control/faults")
     due_now()
     outbox_drain_channel(channel_id=channel.pk)
     assert levels(simulator, "sandbox") == {"A": 5}
     assert Listing.objects.get().state == "in_sync"
+
+
+def test_a_channel_that_keeps_dropping_writes_lands_in_the_dlq(simulator):
+    channel = sandbox_channel(simulator)
+    stock_receive(sku=sku_create(code="A"), quantity=5)
+    httpx.post(f"{simulator.url}/_control/faults", json={"store": "sandbox", "drop_writes": True})
+    waits = []
+    for _ in range(8):
+        outbox_drain_channel(channel_id=channel.pk)
+        entry = OutboxEntry.objects.get()
+        if entry.status == OutboxStatus.PENDING:
+            waits.append(round((entry.next_attempt_at - timezone.now()).total_seconds()))
+            due_now()
+    assert (entry.status, entry.attempts) == (OutboxStatus.DEAD, 8)
+    assert waits == [2, 4, 8, 16, 32, 64, 128]  # minutes in all, not a day
+    assert Listing.objects.get().state == "dead"
 
 
 def test_an_outage_longer_than_the_schedule_dead_letters_then_a_retry_converges(simulator):
