@@ -269,9 +269,10 @@ class Proc:
 
 
 def cpu_seconds(procs: Processes) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each subprocess group (a gunicorn or Celery
-    main process with its children), PostgreSQL's and Redis's processes, and this process:
-    where the machine's cores went. Linux /proc only; empty elsewhere."""
+    """CPU seconds (user + system, reaped children included) used so far by each
+    subprocess group (a gunicorn or Celery main process with its children), PostgreSQL's
+    and Redis's processes, and this process: where the machine's cores went. Linux /proc
+    only; empty elsewhere."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     groups = {proc.popen.pid: proc.name for proc in procs.procs if proc.popen.poll() is None}
     used: Counter[str] = Counter()
@@ -284,7 +285,9 @@ def cpu_seconds(procs: Processes) -> dict[str, float]:
             continue
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / tick
+        # Its own time and that of its children it has reaped: a PostgreSQL backend or
+        # a worker child that exited is counted in its parent, not lost.
+        seconds = sum(int(value) for value in fields[11:15]) / tick
         group = int(fields[2])
         if group in groups:
             used[re.sub(r"^(latency|bulk)\S* ", "", groups[group])] += seconds

@@ -47,7 +47,7 @@ from .models import (
     OutboxEntry,
     OutboxStatus,
 )
-from .outbox import drain_flag_clear, drain_flag_raised
+from .outbox import drain_flag_clear, drain_flag_raised, drain_lease_key
 from .wakeup import lease_release, lease_renew, lease_take
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def outbox_drain_channel(*, channel_id: int) -> int:
         return 0
     handled = 0
     hold_ms = _lease_ms(channel)
-    while (lease := lease_take(_drain_lease(channel.pk), hold_ms)) is not None:
+    while (lease := lease_take(drain_lease_key(channel.pk), hold_ms)) is not None:
         deferred_for = None
         try:
             count, deferred_for = _drain(channel, lease, hold_ms)
@@ -156,10 +156,6 @@ def _lease_ms(channel: Channel) -> int:
     """As long as a claim: a drainer killed mid-batch frees the channel when its claimed
     entries are freed. Renewed every batch."""
     return int(claim_lease(channel).total_seconds() * 1000)
-
-
-def _drain_lease(channel_id: int) -> str:
-    return f"drain-lease:{channel_id}"
 
 
 def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:

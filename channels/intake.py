@@ -47,7 +47,14 @@ from .models import (
 )
 from .outbox import outbox_refresh_batched, outbox_refresh_flush
 from .selectors import channel_locations
-from .wakeup import flag_clear, flags_raise
+from .wakeup import (
+    flag_clear,
+    flag_is_raised,
+    flags_raise,
+    lease_release,
+    lease_renew,
+    lease_take_any,
+)
 from .webhooks.events import LevelReported, OrderEvent
 from .webhooks.parse import parse_events
 from .webhooks.verify import Delivery, MalformedDelivery, WebhookRejected
@@ -92,14 +99,25 @@ def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[
 
 
 WAKE_FLAG = "inbox-process-requested"
+# Held by a worker while it processes the inbox, renewed every batch: a worker killed
+# mid-batch holds its slot this long at most (the sweeper then wakes another).
+PROCESSOR_LEASE_MS = 10_000
+
+
+def processor_leases() -> list[str]:
+    """One lease per processor allowed at once (INBOX_PROCESSORS, the intake workers'
+    total concurrency)."""
+    return [f"inbox-processor:{slot}" for slot in range(settings.INBOX_PROCESSORS)]
 
 
 def request_processing() -> None:
     """Ask a worker to process the inbox. A burst of deliveries publishes one task: the
-    flag stays raised until a worker clears it, just before it claims what is waiting."""
+    flag stays raised until a worker clears it, just before it claims what is waiting.
+    Nothing is published while every processor slot is busy: each holder looks at the
+    flag again before it stops (see `channels.wakeup`)."""
     from .tasks import process_inbox
 
-    if flags_raise([WAKE_FLAG]):
+    if flags_raise([WAKE_FLAG], unless_held=[processor_leases()]):
         enqueue(process_inbox)
 
 
@@ -127,19 +145,31 @@ def inbox_process(*, event_id: int) -> str | None:
 
 def inbox_process_waiting(*, batch_size: int | None = None, max_batches: int = 40) -> int:
     """Apply what waits in the inbox, oldest first, `batch_size` deliveries per
-    transaction, until nothing is left (or `max_batches`, then another task is queued).
-    Returns how many deliveries were handled."""
+    transaction, until nothing is left and no delivery asked for another round (or after
+    `max_batches`, when another task is queued to let other tasks in between). Returns how
+    many deliveries were handled; 0 at once when every processor slot is taken."""
     from .tasks import process_inbox
 
     size = batch_size or settings.INBOX_BATCH_SIZE
-    flag_clear(WAKE_FLAG)  # a delivery committed from now on asks for another round
     handled = 0
-    for _ in range(max_batches):
-        events = _process(_claimable().filter(_ready(timezone.now())).order_by("id")[:size])
-        handled += len(events)
-        if len(events) < size:
+    batches = 0
+    while (lease := lease_take_any(processor_leases(), PROCESSOR_LEASE_MS)) is not None:
+        try:
+            flag_clear(WAKE_FLAG)  # a delivery committed from now on asks for another round
+            while batches < max_batches:
+                batches += 1
+                lease_renew(lease, PROCESSOR_LEASE_MS)
+                events = _process(_claimable().filter(_ready(timezone.now())).order_by("id")[:size])
+                handled += len(events)
+                if len(events) < size:
+                    break
+        finally:
+            lease_release(lease)
+        if batches >= max_batches:
+            enqueue(process_inbox)  # more is waiting
             return handled
-    enqueue(process_inbox)  # more is waiting: let other tasks in between
+        if not flag_is_raised(WAKE_FLAG):  # looked at after letting go: nothing is missed
+            return handled
     return handled
 
 

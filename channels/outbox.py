@@ -265,7 +265,9 @@ def _upsert_chunk(queued: list[tuple[_ListingRow, int]], now) -> None:
 def request_drain(channel_ids: list[int]) -> None:
     """Ask for a drain of these channels once this transaction commits. With Redis, a
     short-lived flag per channel folds a burst of commits into one task: the drain
-    clears the flag before it claims, so a row committed after the claim raises it again."""
+    clears the flag before it claims, so a row committed after the claim raises it again.
+    No task is published for a channel whose drainer is at work (it holds the channel's
+    lease): it keeps claiming while its flag is raised (see `channels.wakeup`)."""
     from .tasks import drain_outbox
 
     def publish() -> None:
@@ -279,9 +281,18 @@ def _drain_flag(channel_id: int) -> str:
     return f"drain-requested:{channel_id}"
 
 
+def drain_lease_key(channel_id: int) -> str:
+    """Held by the one worker draining the channel (`channels.drain`)."""
+    return f"drain-lease:{channel_id}"
+
+
 def drain_flags_raise(channel_ids: list[int]) -> list[int]:
-    """The channels whose flag this call raised (all of them without Redis)."""
-    raised = flags_raise([_drain_flag(channel_id) for channel_id in channel_ids])
+    """The channels whose flag this call raised and that nobody is draining (all of them
+    without Redis)."""
+    raised = flags_raise(
+        [_drain_flag(channel_id) for channel_id in channel_ids],
+        unless_held=[[drain_lease_key(channel_id)] for channel_id in channel_ids],
+    )
     return [channel_ids[index] for index in raised]
 
 

@@ -5,6 +5,11 @@ A committer raises the flag and publishes a task only when its call raised it; t
 clears the flag before it reads the database, so anything committed after that read
 raises the flag again and publishes another task. Nothing is lost when Redis is away:
 every caller then publishes (which fails soft), and the beat sweepers catch up.
+
+Where a task holds a lease while it loops (the drainer of a channel), a committer also
+skips the publish while the lease is held: the holder releases it and *then* looks at the
+flag once more, and the committer raises the flag and *then* looks at the lease, so one of
+the two always sees the other (Redis runs each call whole, one after another).
 """
 
 from __future__ import annotations
@@ -22,6 +27,24 @@ for i, key in ipairs(KEYS) do
 end
 return raised
 """
+# KEYS: a flag then its ARGV[2] leases, for each flag. Answers the (1-based) flags this
+# call raised while at least one of their leases was free.
+_RAISE_UNLESS_HELD = """
+local group = tonumber(ARGV[2])
+local wake = {}
+local n = 0
+for i = 1, #KEYS, group + 1 do
+  n = n + 1
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
+    local free = group == 0
+    for j = 1, group do
+      if redis.call('EXISTS', KEYS[i + j]) == 0 then free = true end
+    end
+    if free then table.insert(wake, n) end
+  end
+end
+return wake
+"""
 
 
 def _redis(call, default):
@@ -37,12 +60,25 @@ def _redis(call, default):
         return default
 
 
-def flags_raise(keys: list[str]) -> list[int]:
+def flags_raise(keys: list[str], *, unless_held: list[list[str]] | None = None) -> list[int]:
     """Indexes (into `keys`) of the flags this call raised: all of them without Redis
-    (every caller then publishes, which fails soft, and the sweeps catch up)."""
+    (every caller then publishes, which fails soft, and the sweeps catch up). With
+    `unless_held` (for each flag, the leases of the workers that serve it, as many for
+    every flag), only those with a lease free: every holder looks at its flag again
+    before it stops."""
     everyone = list(range(len(keys)))
     if not keys:
         return everyone
+    if unless_held is not None:
+        group = len(unless_held[0])
+        grouped = [
+            key for flag, leases in zip(keys, unless_held, strict=True) for key in (flag, *leases)
+        ]
+        wake = _redis(
+            lambda client: client.eval(_RAISE_UNLESS_HELD, len(grouped), *grouped, FLAG_MS, group),
+            None,
+        )
+        return everyone if wake is None else [index - 1 for index in wake]
     if len(keys) == 1:  # the common case (a webhook): one plain SET, no script
         raised = _redis(lambda client: client.set(keys[0], "1", nx=True, px=FLAG_MS), True)
         return everyone if raised else []
@@ -83,6 +119,14 @@ def lease_take(key: str, ms: int) -> Lease | None:
     lease = Lease(key, secrets.token_hex(8))
     taken = _redis(lambda client: client.set(key, lease.token, nx=True, px=ms), True)
     return lease if taken else None
+
+
+def lease_take_any(keys: list[str], ms: int) -> Lease | None:
+    """The first of these leases that nobody holds (None when all are held)."""
+    for key in keys:
+        if (lease := lease_take(key, ms)) is not None:
+            return lease
+    return None
 
 
 def lease_renew(lease: Lease, ms: int) -> None:

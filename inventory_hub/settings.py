@@ -146,6 +146,12 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set, so each task paid for a new PostgreSQL backend (a fork, authentication and
+# cold catalogue caches for its first statements: most of a small task's cost). Workers
+# keep their connections instead, and `inventory_hub.celery` applies CONN_MAX_AGE and the
+# health checks around each task as Django does around each request.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -173,6 +179,10 @@ INBOX_RETENTION_DAYS = int(os.environ.get("INBOX_RETENTION_DAYS", "30"))
 # Deliveries applied per transaction by the intake worker: bigger batches cost less per
 # delivery, smaller ones hold stock-level locks for less time.
 INBOX_BATCH_SIZE = max(1, int(os.environ.get("INBOX_BATCH_SIZE", "20")))
+# How many workers process the inbox at once: the intake workers' total concurrency (the
+# Procfile runs one). Extra workers wait their turn; fewer slots than processes only idles
+# the surplus.
+INBOX_PROCESSORS = max(1, int(os.environ.get("INBOX_PROCESSORS", "1")))
 # Benchmark-only routes (bench/views.py); never on in production.
 BENCH_ROUTES = env_bool("BENCH_ROUTES", False)
 OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "90"))

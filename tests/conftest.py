@@ -37,8 +37,9 @@ def plain_http():
 
 @pytest.fixture(autouse=True)
 def fresh_flow_control():
-    """Rate-limit buckets and circuit breakers are shared state (Redis or the process);
-    every test starts with full buckets and closed circuits."""
+    """Rate-limit buckets, circuit breakers, wake-up flags and leases are shared state
+    (Redis or the process); every test starts with full buckets, closed circuits, no flag
+    and no lease."""
     yield
     from django.conf import settings
 
@@ -49,7 +50,8 @@ def fresh_flow_control():
     ratelimit._local.clear()
     if settings.REDIS_URL:
         client = ratelimit.redis_client()
-        keys = [*client.scan_iter("breaker:*"), *client.scan_iter("ratelimit:*")]
+        patterns = ("breaker:*", "ratelimit:*", "drain-*", "inbox-*", "test-wake:*")
+        keys = [key for pattern in patterns for key in client.scan_iter(pattern)]
         if keys:
             client.delete(*keys)
 

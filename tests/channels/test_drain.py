@@ -6,8 +6,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from channels.drain import _drain_lease, dlq_retry, outbox_drain_channel, outbox_sweep
+from channels.drain import dlq_retry, outbox_drain_channel, outbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
+from channels.outbox import drain_lease_key
 from channels.services import channel_create
 from channels.simulator.server import ChannelSimulator
 from channels.wakeup import lease_release, lease_take
@@ -146,7 +147,7 @@ needs_redis = pytest.mark.skipif(
 def test_one_worker_drains_a_channel_at_a_time(simulator):
     channel = sandbox_channel(simulator)
     stock_receive(sku=sku_create(code="A"), quantity=5)
-    held = lease_take(_drain_lease(channel.pk), 30_000)  # another worker is draining it
+    held = lease_take(drain_lease_key(channel.pk), 30_000)  # another worker is draining it
     assert held is not None
     assert outbox_drain_channel(channel_id=channel.pk) == 0  # returns at once
     assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
@@ -155,7 +156,7 @@ def test_one_worker_drains_a_channel_at_a_time(simulator):
     assert outbox_drain_channel(channel_id=channel.pk) == 1
     assert levels(simulator, "sandbox") == {"A": 5}
     # Let go afterwards: the next drain is not refused.
-    assert lease_take(_drain_lease(channel.pk), 1000) is not None
+    assert lease_take(drain_lease_key(channel.pk), 1000) is not None
 
 
 @needs_redis
@@ -169,7 +170,7 @@ def test_a_drain_out_of_budget_keeps_the_channel_until_tokens_are_back(simulator
     assert entry.status == OutboxStatus.PENDING and entry.attempts == 0
     assert entry.last_error.startswith("rate limit: next token")
     # Until the bucket refills, another drain task does not even claim.
-    assert lease_take(_drain_lease(channel.pk), 1000) is None
+    assert lease_take(drain_lease_key(channel.pk), 1000) is None
 
 
 def test_a_confirmation_is_in_the_skus_trail_and_only_failures_are_audited(simulator):

@@ -7,12 +7,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from channels import intake
 from channels.intake import inbox_process, inbox_process_waiting
 from channels.models import (
     ChannelOrderLine,
@@ -23,6 +25,7 @@ from channels.models import (
     OutboxEntry,
 )
 from channels.services import channel_create
+from channels.wakeup import lease_release, lease_take_any
 from channels.webhooks.signing import make_standard_secret, sign_shopify, sign_standard
 from ledger.models import Movement, OversellIncident, Reservation, StockLevel
 from ledger.selectors import ledger_mismatches
@@ -443,6 +446,7 @@ def test_a_level_report_after_a_sale_in_the_same_batch_is_an_echo_not_drift(clie
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@override_settings(INBOX_PROCESSORS=2)  # two intake workers at once
 def test_concurrent_batches_touching_the_same_skus_in_opposite_orders_never_deadlock(
     client, caplog
 ):
@@ -475,3 +479,25 @@ def test_concurrent_batches_touching_the_same_skus_in_opposite_orders_never_dead
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
     assert {level(sku).committed for sku in skus} == {4}
     assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_while_the_processor_works_publishes_nothing_and_is_not_missed(
+    client, monkeypatch
+):
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs Redis (run through scripts/services.py)")
+    published = []
+    monkeypatch.setattr(intake, "enqueue", lambda task: published.append(task.name))
+    standard_channel()
+    stock_receive(sku=sku_create(code="A"), quantity=5)
+    busy = lease_take_any(intake.processor_leases(), 10_000)  # another worker is at it
+    post_standard(client, "web", order("created", "W-1", [("A", 1)]), msg_id="m1")
+    assert published == []
+    assert inbox_process_waiting() == 0  # no slot free: this task leaves it to the holder
+    # The holder lets go, then finds the flag the delivery raised and goes round again.
+    lease_release(busy)
+    assert inbox_process_waiting() == 1
+    assert InboundEvent.objects.get().status == "processed"
+    post_standard(client, "web", order("created", "W-2", [("A", 1)]), msg_id="m2")
+    assert published == ["channels.tasks.process_inbox"]  # nobody at work: a task is sent
