@@ -43,36 +43,44 @@ class _Memory:
 _memory = _Memory()
 
 
-def _window(slug: str, now: float) -> tuple[int, int]:
+def _observe(slug: str, now: float, ok: bool | None = None) -> tuple[int, int, float | None]:
+    """Forget calls older than the window, add this call's outcome (unless `ok` is None),
+    and answer (calls, failures, opened at). One Redis round trip: the drainer asks
+    twice per batch."""
     if settings.REDIS_URL:
-        key = f"breaker:{slug}:calls"
-        redis = redis_client()
-        redis.zremrangebyscore(key, 0, now - WINDOW_SECONDS)
-        members = redis.zrangebyscore(key, now - WINDOW_SECONDS, "+inf")
-        failures = sum(1 for m in members if m.endswith(b":fail"))
-        return len(members), failures
+        calls_key, failures_key = f"breaker:{slug}:calls", f"breaker:{slug}:failures"
+        pipe = redis_client().pipeline()
+        for key in (calls_key, failures_key):
+            pipe.zremrangebyscore(key, 0, now - WINDOW_SECONDS)
+        if ok is not None:
+            member = f"{now:.6f}:{threading.get_ident()}"
+            for key in (calls_key,) if ok else (calls_key, failures_key):
+                pipe.zadd(key, {member: now})
+                pipe.expire(key, WINDOW_SECONDS + 60)
+        pipe.zcard(calls_key)
+        pipe.zcard(failures_key)
+        pipe.get(f"breaker:{slug}:opened")
+        *_, calls, failures, opened = pipe.execute()
+        return calls, failures, float(opened) if opened else None
     with _memory.lock:
         recent = [c for c in _memory.calls.get(slug, []) if c[0] > now - WINDOW_SECONDS]
+        if ok is not None:
+            recent.append((now, ok))
         _memory.calls[slug] = recent
-        return len(recent), sum(1 for _, ok in recent if not ok)
+        return len(recent), sum(1 for _, fine in recent if not fine), _memory.opened.get(slug)
 
 
-def _opened_at(slug: str) -> float | None:
-    if settings.REDIS_URL:
-        value = redis_client().get(f"breaker:{slug}:opened")
-        return float(value) if value else None
-    return _memory.opened.get(slug)
-
-
-def state(slug: str) -> BreakerState:
-    now = time.time()
-    calls, failures = _window(slug, now)
-    opened = _opened_at(slug)
+def _state(now: float, calls: int, failures: int, opened: float | None) -> BreakerState:
     if opened is None:
         return BreakerState("closed", calls, failures)
     if now - opened < OPEN_SECONDS:
         return BreakerState("open", calls, failures, OPEN_SECONDS - (now - opened))
     return BreakerState("half_open", calls, failures)
+
+
+def state(slug: str) -> BreakerState:
+    now = time.time()
+    return _state(now, *_observe(slug, now))
 
 
 def allows(slug: str) -> bool:
@@ -83,26 +91,18 @@ def allows(slug: str) -> bool:
 def record(slug: str, *, ok: bool) -> BreakerState:
     """Record one push call's outcome and open or close the breaker accordingly."""
     now = time.time()
-    before = state(slug)
-    if settings.REDIS_URL:
-        redis = redis_client()
-        key = f"breaker:{slug}:calls"
-        redis.zadd(key, {f"{now:.6f}:{threading.get_ident()}:{'ok' if ok else 'fail'}": now})
-        redis.expire(key, WINDOW_SECONDS + 60)
-    else:
-        with _memory.lock:
-            _memory.calls.setdefault(slug, []).append((now, ok))
+    calls, failures, opened = _observe(slug, now, ok)
+    before = _state(now, calls, failures, opened)
     if before.state == "half_open":
         if ok:
             _close(slug)
             return BreakerState("closed", 0, 0)
         _open(slug, now)
-        return BreakerState("open", before.calls + 1, before.failures + 1, OPEN_SECONDS)
-    calls, failures = _window(slug, now)
+        return BreakerState("open", calls, failures, OPEN_SECONDS)
     if before.state == "closed" and calls >= MIN_CALLS and failures / calls >= FAILURE_RATIO:
         _open(slug, now)
         return BreakerState("open", calls, failures, OPEN_SECONDS)
-    return BreakerState(before.state, calls, failures, before.retry_in)
+    return before
 
 
 def _open(slug: str, now: float) -> None:
@@ -115,7 +115,9 @@ def _open(slug: str, now: float) -> None:
 
 def _close(slug: str) -> None:
     if settings.REDIS_URL:
-        redis_client().delete(f"breaker:{slug}:opened", f"breaker:{slug}:calls")
+        redis_client().delete(
+            f"breaker:{slug}:opened", f"breaker:{slug}:calls", f"breaker:{slug}:failures"
+        )
     else:
         with _memory.lock:
             _memory.opened.pop(slug, None)

@@ -200,6 +200,10 @@ def _pace(channel: Channel) -> None:
     for the entries due before the wait would leave its read-back short of tokens."""
     rate, burst = _budget(channel)
     cycle_cost = adapter_class(channel.kind).cycle_cost
+    if not ratelimit.wait_for(
+        channel.slug, rate=rate, burst=burst, tokens=cycle_cost(channel.batch_size)
+    ):
+        return  # the budget covers a whole batch: nothing to count
     deadline = time.monotonic() + MAX_TOKEN_WAIT
     while due := _due_count(channel):
         wait = ratelimit.wait_for(channel.slug, rate=rate, burst=burst, tokens=cycle_cost(due))
