@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 
@@ -47,6 +48,12 @@ return wake
 """
 
 
+@cache
+def _script(client, source: str):
+    """The registered script (sent once, then called by its hash)."""
+    return client.register_script(source)
+
+
 def _redis(call, default):
     """`call(client)` on the flow-control Redis, or `default` without Redis or when it
     fails: flags and leases only save work the database-backed sweepers would also do."""
@@ -75,14 +82,14 @@ def flags_raise(keys: list[str], *, unless_held: list[list[str]] | None = None) 
             key for flag, leases in zip(keys, unless_held, strict=True) for key in (flag, *leases)
         ]
         wake = _redis(
-            lambda client: client.eval(_RAISE_UNLESS_HELD, len(grouped), *grouped, FLAG_MS, group),
+            lambda client: _script(client, _RAISE_UNLESS_HELD)(keys=grouped, args=[FLAG_MS, group]),
             None,
         )
         return everyone if wake is None else [index - 1 for index in wake]
     if len(keys) == 1:  # the common case (a webhook): one plain SET, no script
         raised = _redis(lambda client: client.set(keys[0], "1", nx=True, px=FLAG_MS), True)
         return everyone if raised else []
-    raised = _redis(lambda client: client.eval(_RAISE, len(keys), *keys, FLAG_MS), None)
+    raised = _redis(lambda client: _script(client, _RAISE)(keys=keys, args=[FLAG_MS]), None)
     return everyone if raised is None else [index - 1 for index in raised]
 
 
@@ -139,4 +146,6 @@ def lease_release(lease: Lease) -> None:
 
 def _lease_script(script: str, lease: Lease, *args) -> None:
     # Without Redis there is nothing to renew or free; a lost call expires by itself.
-    _redis(lambda client: client.eval(script, 1, lease.key, lease.token, *args), None)
+    _redis(
+        lambda client: _script(client, script)(keys=[lease.key], args=[lease.token, *args]), None
+    )
