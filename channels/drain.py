@@ -48,6 +48,7 @@ from .models import (
     OutboxStatus,
 )
 from .outbox import drain_flag_clear, drain_flag_raised, drain_lease_key
+from .revisions import revisions_held, revisions_record
 from .wakeup import lease_release, lease_renew, lease_take
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ MAX_BATCHES_PER_RUN = 50
 
 
 MAX_TOKEN_WAIT = 1.0  # a worker slot is worth more than a short sleep
+HOLD_RECHECK = 30.0  # a push held for its listing's revision budget is looked at again
+# Outcomes of pushes that were never sent: the channel is neither failing nor fine.
+NOT_SENT = ("deferred", "held")
 
 
 class TokensExhausted(ChannelNotSent):
@@ -107,7 +111,8 @@ def token_taker(channel: Channel):
 class Result:
     entry: OutboxEntry
     # confirmed | retry | dead | stale (compare-and-set refused) | deferred (no token) |
-    # unconfirmed (accepted, but the read-back shows another number)
+    # unconfirmed (accepted, but the read-back shows another number) | held (the
+    # listing's revision budget, channels.revisions)
     outcome: str
     error: str = ""
     wait: float | None = None
@@ -174,8 +179,8 @@ def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
         if not entries:
             break
         results = _push(channel, entries)
-        if any(r.outcome != "deferred" for r in results):
-            failed = all(r.outcome in ("retry", "dead") for r in results)
+        if sent := [r for r in results if r.outcome not in NOT_SENT]:
+            failed = all(r.outcome in ("retry", "dead") for r in sent)
             breaker.record(channel.slug, ok=not failed)
         _record(channel, results)
         deferred = [r.wait or 1.0 for r in results if r.outcome == "deferred"]
@@ -263,6 +268,31 @@ def _ref(listing: Listing) -> ListingRef:
 
 
 def _push(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
+    """Send what the listings' revision budgets allow (`channels.revisions`), count what
+    the channel accepted, and hold the rest back without spending an attempt. A held
+    entry is looked at again within HOLD_RECHECK, by then perhaps with a newer target
+    that may go at once (sold out, or half of what the channel shows)."""
+    held = revisions_held(channel, entries)
+    results = _send(channel, [entry for entry in entries if entry.pk not in held])
+    revisions_record(
+        channel,
+        [r.entry.listing_id for r in results if r.outcome in ("confirmed", "unconfirmed")],
+    )
+    return results + [
+        Result(
+            entry,
+            "held",
+            f"revision budget: the listing may be revised again in {held[entry.pk]:.0f}s",
+            min(held[entry.pk], HOLD_RECHECK),
+        )
+        for entry in entries
+        if entry.pk in held
+    ]
+
+
+def _send(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
+    if not entries:
+        return []
     pushes = [
         LevelPush(
             ref=_ref(entry.listing),
@@ -402,7 +432,7 @@ def _record(channel: Channel, results: list[Result]) -> None:
                 # The channel already confirmed a newer target: never push this one again.
                 entry.status = OutboxStatus.SUPERSEDED
                 message = f"superseded: version {listing.confirmed_version} is confirmed"
-            elif result.outcome in ("deferred", "stale") and listing.pk not in newer:
+            elif result.outcome in ("deferred", "held", "stale") and listing.pk not in newer:
                 # Neither is the channel failing: no attempt is spent, no backoff grows.
                 entry.status = OutboxStatus.PENDING
                 entry.attempts -= 1
@@ -436,7 +466,7 @@ def _record(channel: Channel, results: list[Result]) -> None:
                 listing.state = ListingState.ERROR
                 message = f"retry in {wait:.0f}s: {result.error}"
             PUSHES.labels(channel=channel.slug, outcome=entry.status).inc()
-            if result.outcome in ("confirmed", "deferred"):
+            if result.outcome in ("confirmed", *NOT_SENT):
                 # A confirmation is on the entry itself (confirmed_at; the SKU's trail
                 # reads it there), and a push our own budget held back is no event of
                 # the channel's: the audit keeps what went wrong and what people did.

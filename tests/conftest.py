@@ -43,14 +43,15 @@ def fresh_flow_control():
     yield
     from django.conf import settings
 
-    from channels import breaker, ratelimit
+    from channels import breaker, ratelimit, revisions
 
     breaker._memory.calls.clear()
     breaker._memory.opened.clear()
+    revisions._memory.times.clear()
     ratelimit._local.clear()
     if settings.REDIS_URL:
         client = ratelimit.redis_client()
-        patterns = ("breaker:*", "ratelimit:*", "drain-*", "inbox-*", "test-wake:*")
+        patterns = ("breaker:*", "ratelimit:*", "revisions:*", "drain-*", "inbox-*", "test-wake:*")
         keys = [key for pattern in patterns for key in client.scan_iter(pattern)]
         if keys:
             client.delete(*keys)

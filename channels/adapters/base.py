@@ -197,6 +197,9 @@ class ChannelAdapter(ABC):
     # requests cost (see _send): requests for most kinds, query-cost points for Shopify.
     rate_per_second: ClassVar[float]
     burst: ClassVar[int]
+    # How many times a day one listing may be revised (None: no cap); see
+    # channels.revisions, which spends it.
+    revisions_per_listing_per_day: ClassVar[int | None] = None
 
     def __init__(
         self,

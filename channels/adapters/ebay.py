@@ -5,7 +5,8 @@
   ``availableQuantity``: the listing shows the smaller of the two, so both must move.
   The answer is 200 or 207 (multi-status) with one ``responses[]`` entry per offer (or per
   SKU); a SKU is accepted when all its entries are 2xx. No compare-and-set and no
-  idempotency key. Mind eBay's 250 revisions per listing per day: the hub coalesces.
+  idempotency key. eBay revises a listing at most 250 times per calendar day: the
+  drainer spends that budget (``channels.revisions``).
 * Read: ``POST bulk_get_inventory_item`` with up to 25 ``requests`` of ``{sku}``
   (``Content-Type: application/json``). The answer is 200, or 207 when results are mixed,
   with one ``responses[]`` entry per SKU carrying its own ``statusCode`` and, on 200, the
@@ -54,6 +55,8 @@ class EbayAdapter(ChannelAdapter):
     # eBay publishes daily quotas rather than a per-second rate; stay polite.
     rate_per_second = 10.0
     burst = 20
+    # "Each listing can be revised at most 250 times per calendar day."
+    revisions_per_listing_per_day = 250
 
     @property
     def api_url(self) -> str:

@@ -56,7 +56,7 @@ class SimulatorClient:
         **options: Any,
     ) -> dict[str, Any]:
         """Create or replace a store; ``options``: rate_limit, credentials, variations,
-        seller_id, marketplace_id, product_type."""
+        seller_id, marketplace_id, product_type, revisions_per_listing_per_day."""
         payload = {
             "kind": kind,
             "store": store,

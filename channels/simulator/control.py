@@ -10,10 +10,12 @@ All bodies are JSON. Errors answer ``{"error": code, "message": text}``.
      "credentials": {...},          # optional: insist on exactly these credentials
      "variations": {"SKU": "PARENT-SKU"},                      # woocommerce
      "location_id",                                            # shopify
-     "seller_id", "marketplace_id", "product_type"}            # amazon
+     "seller_id", "marketplace_id", "product_type",            # amazon
+     "revisions_per_listing_per_day"}                          # ebay (default 250)
 
   ``location_id`` and ``seller_id`` pin the id the store insists on; left out, the store
-  accepts whatever the hub is configured with.
+  accepts whatever the hub is configured with. An eBay store refuses a listing's revision
+  past its daily cap (any 24 hours) and counts it in ``revision_limit_violations``.
 
   Answers 201 with the store's description: ``base_url``, the (possibly generated)
   ``webhook_secret``, ``listings`` (the channel ids per SKU) and ``channel`` (the
@@ -252,6 +254,11 @@ class Control:
             for key in ("location_id", "seller_id", "marketplace_id", "product_type")
             if data.get(key)
         }
+        if "revisions_per_listing_per_day" in data:
+            cap = data["revisions_per_listing_per_day"]
+            if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+                raise bad_request("revisions_per_listing_per_day must be a positive integer")
+            extra["revisions_per_listing_per_day"] = cap
         return Store(
             kind=api.kind,
             name=name,

@@ -119,6 +119,8 @@ class StoreStats:
     reads: int = 0
     writes: int = 0
     rate_limit_violations: int = 0
+    # eBay: revisions refused because the listing had its day's worth (250) already.
+    revision_limit_violations: int = 0
     faults_injected: int = 0
     writes_dropped: int = 0
     webhooks_sent: int = 0
@@ -147,6 +149,9 @@ class Store:
     seller_id: str = ""
     marketplace_id: str = "ATVPDKIKX0DER"
     product_type: str = "PRODUCT"
+    # eBay: revisions a listing may take in any 24 hours; the times of its latest ones.
+    revisions_per_listing_per_day: int = 250
+    revisions: dict[str, deque[float]] = field(default_factory=dict)
     levels: dict[str, int] = field(default_factory=dict)
     # eBay keeps the offer's quantity apart from the inventory item's.
     offer_levels: dict[str, int] = field(default_factory=dict)

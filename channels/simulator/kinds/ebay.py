@@ -26,7 +26,9 @@ A redelivery keeps ``notificationId`` and increments ``publishAttemptCount``. Th
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import deque
 from typing import Any
 from urllib.parse import quote
 
@@ -184,6 +186,16 @@ class EbayApi(KindApi):
                     "warnings": [],
                 }
             ]
+        if not self._revise(store, sku):
+            return [
+                {
+                    "sku": sku,
+                    "statusCode": 400,
+                    # The real error id of this refusal is unverified.
+                    "errors": [_error(25099, f"Listing {sku} reached its daily revision limit.")],
+                    "warnings": [],
+                }
+            ]
         ship = entry.get("shipToLocationAvailability") or {}
         item_quantity = ship.get("quantity")
         results: list[dict[str, Any]] = []
@@ -213,6 +225,20 @@ class EbayApi(KindApi):
         if not results:
             results.append({"sku": sku, "statusCode": 200, "errors": [], "warnings": []})
         return results
+
+    @staticmethod
+    def _revise(store: Store, sku: str) -> bool:
+        """Count a revision of the SKU's listing, or refuse it (and count a violation)
+        when the listing already took its cap in the last 24 hours."""
+        now = time.time()
+        times = store.revisions.setdefault(sku, deque())
+        while times and times[0] <= now - 24 * 3600:
+            times.popleft()
+        if len(times) >= store.revisions_per_listing_per_day:
+            store.stats.revision_limit_violations += 1
+            return False
+        times.append(now)
+        return True
 
     def _bulk_get(self, store: Store, request: Request, call: Call) -> Response:
         if not request.header("content-type").lower().startswith("application/json"):
