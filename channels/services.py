@@ -17,6 +17,7 @@ from django.db import transaction
 from inventory_hub.errors import DomainError
 from ledger.models import Location, Sku, normalize_sku_code
 
+from .adapters.base import adapter_class
 from .models import (
     AllocationMode,
     AllocationRule,
@@ -96,7 +97,7 @@ def channel_create(
     if Channel.objects.filter(slug=slug).exists():
         raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
     settings = dict(settings or {})
-    defaults = kind_defaults(kind)
+    fields = _fields_from_settings(kind, settings)
     with transaction.atomic():
         channel = Channel.objects.create(
             slug=slug,
@@ -106,11 +107,7 @@ def channel_create(
             credentials=credentials or {},
             webhook_secret=webhook_secret,
             settings=settings,
-            batch_size=int(settings.get("batch_size", defaults["batch_size"])),
-            compare_and_set=bool(settings.get("compare_and_set", defaults["compare_and_set"])),
-            rate_limit_per_second=float(settings.get("rate_limit_per_second", defaults["rate"])),
-            rate_limit_burst=int(settings.get("rate_limit_burst", defaults["burst"])),
-            reconcile_interval_minutes=int(settings.get("reconcile_interval_minutes", 15)),
+            **fields,
         )
         ChannelLocation.objects.bulk_create(
             [
@@ -150,9 +147,15 @@ def channel_update(
         raise InvalidChannel(
             f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
         )
+    if "settings" in changes:
+        changes["settings"] = dict(changes["settings"] or {})
+        fields = _fields_from_settings(channel.kind, changes["settings"])
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel.pk)
         was_enabled = channel.enabled
+        if "settings" in changes:
+            for name, value in fields.items():
+                setattr(channel, name, value)
         if "webhook_secret" in changes and changes["webhook_secret"] != channel.webhook_secret:
             channel.previous_webhook_secret = channel.webhook_secret
         for name in allowed & set(changes):
@@ -180,6 +183,62 @@ def channel_update(
         fields = ", ".join(sorted(set(changes) - {"credentials", "webhook_secret"}) or ["secrets"])
         _audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
     return channel
+
+
+def _fields_from_settings(kind: str, settings: dict) -> dict:
+    """The channel's columns its settings set (batch size, compare-and-set, rate limit,
+    reconcile interval; the kind's defaults for what they leave out), after checking every
+    setting the hub itself reads: a bad one is an InvalidChannel naming it, before
+    anything is written, rather than a drain that fails on it later."""
+    defaults = kind_defaults(kind)
+
+    def bad(name: str, what: str) -> InvalidChannel:
+        return InvalidChannel(f"settings.{name} must be {what}.", field=f"settings.{name}")
+
+    def number(name: str, low: float, high: float, *, whole: bool = False):
+        value = settings[name]
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            raise bad(name, f"a {'whole ' if whole else ''}number from {low:g} to {high:g}")
+        return value
+
+    def given(name: str, default, check):
+        return check(name) if name in settings else default
+
+    max_batch = adapter_class(kind).max_batch
+    given("timeout_seconds", None, lambda n: number(n, 0.1, 300))
+    given("claim_lease_seconds", None, lambda n: number(n, 10, 86400))
+    given("revisions_per_listing_per_day", None, lambda n: number(n, 0, 100_000, whole=True))
+    if "retry_schedule_seconds" in settings:
+        schedule = settings["retry_schedule_seconds"]
+        if (
+            not isinstance(schedule, list)
+            or not 1 <= len(schedule) <= 50
+            or any(isinstance(s, bool) or not isinstance(s, int | float) for s in schedule)
+            or not all(0 < s <= 7 * 86400 for s in schedule)
+        ):
+            raise bad(
+                "retry_schedule_seconds", "a list of 1 to 50 waits in seconds, each up to 7 days"
+            )
+    if "compare_and_set" in settings and not isinstance(settings["compare_and_set"], bool):
+        raise bad("compare_and_set", "true or false")
+    if "base_url" in settings and not isinstance(settings["base_url"], str):
+        raise bad("base_url", "a URL")
+    return {
+        "batch_size": given(
+            "batch_size", defaults["batch_size"], lambda n: number(n, 1, max_batch, whole=True)
+        ),
+        "compare_and_set": settings.get("compare_and_set", defaults["compare_and_set"]),
+        "rate_limit_per_second": given(
+            "rate_limit_per_second", defaults["rate"], lambda n: number(n, 0.01, 100_000)
+        ),
+        "rate_limit_burst": given(
+            "rate_limit_burst", defaults["burst"], lambda n: number(n, 1, 1_000_000, whole=True)
+        ),
+        "reconcile_interval_minutes": given(
+            "reconcile_interval_minutes", 15, lambda n: number(n, 1, 10_080, whole=True)
+        ),
+    }
 
 
 # --- allocation rules -------------------------------------------------------------------

@@ -92,6 +92,59 @@ def test_bad_channels_are_refused_with_the_field_named(api, body, field):
     assert not Channel.objects.exists()
 
 
+BAD_SETTINGS = [
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 26}, "batch_size"),  # eBay takes 25 a call
+    ({"batch_size": "10"}, "batch_size"),
+    ({"rate_limit_per_second": -1}, "rate_limit_per_second"),
+    ({"rate_limit_burst": 2.5}, "rate_limit_burst"),
+    ({"timeout_seconds": "soon"}, "timeout_seconds"),
+    ({"claim_lease_seconds": 1}, "claim_lease_seconds"),
+    ({"retry_schedule_seconds": []}, "retry_schedule_seconds"),
+    ({"retry_schedule_seconds": [30, "x"]}, "retry_schedule_seconds"),
+    ({"retry_schedule_seconds": [30, -1]}, "retry_schedule_seconds"),
+    ({"revisions_per_listing_per_day": -1}, "revisions_per_listing_per_day"),
+    ({"compare_and_set": "yes"}, "compare_and_set"),
+    ({"reconcile_interval_minutes": True}, "reconcile_interval_minutes"),
+]
+
+
+@pytest.mark.parametrize(("settings", "field"), BAD_SETTINGS)
+def test_a_channel_with_bad_settings_is_refused_with_the_setting_named(api, settings, field):
+    payload = {"slug": "shop", "kind": "ebay", "name": "Shop", "settings": settings}
+    response = api.post("/api/v1/channels/", payload, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_channel" and field in body["message"]
+    assert body["detail"]["field"] == f"settings.{field}"
+    assert not Channel.objects.exists()
+
+
+@pytest.mark.parametrize(("settings", "field"), BAD_SETTINGS)
+def test_bad_settings_are_refused_on_update_and_nothing_changes(api, settings, field):
+    create_channel(api, "shop", kind="ebay", settings={"timeout_seconds": 5})
+    response = api.patch("/api/v1/channels/shop/", {"settings": settings}, format="json")
+    assert response.status_code == 400 and field in response.json()["message"]
+    channel = Channel.objects.get()
+    assert channel.settings == {"timeout_seconds": 5} and channel.batch_size == 25
+
+
+def test_settings_set_the_channels_limits_on_update_too(api):
+    create_channel(api, "shop", kind="ebay")
+    response = api.patch(
+        "/api/v1/channels/shop/",
+        {"settings": {"rate_limit_per_second": 2, "rate_limit_burst": 4, "batch_size": 10}},
+        format="json",
+    )
+    assert response.status_code == 200
+    channel = Channel.objects.get()
+    assert (channel.rate_limit_per_second, channel.rate_limit_burst, channel.batch_size) == (
+        2,
+        4,
+        10,
+    )
+
+
 def test_duplicate_slug_is_refused(api):
     create_channel(api, "shop")
     response = create_channel(api, "shop")
