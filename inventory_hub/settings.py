@@ -144,6 +144,8 @@ else:
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange tables: kombu's default is ./control, wherever the process started.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fixup closes the database connection before and after every task unless
