@@ -29,6 +29,11 @@ urlpatterns = [
         name="reservation-ship",
     ),
     path("incidents/", ledger_views.incidents, name="incidents"),
+    path(
+        "incidents/<int:pk>/resolve/",
+        ledger_views.incident_resolve_view,
+        name="incident-resolve",
+    ),
     path("channels/", views.channel_list, name="channels"),
     path("channels/<slug:slug>/", views.channel_detail, name="channel"),
 ]

@@ -34,6 +34,11 @@ api_v1 = [
         name="reservation-ship",
     ),
     path("incidents/", ledger_api.IncidentListApi.as_view(), name="incident-list"),
+    path(
+        "incidents/<int:pk>/resolve/",
+        ledger_api.IncidentResolveApi.as_view(),
+        name="incident-resolve",
+    ),
     path("", include("channels.api_urls")),
 ]
 

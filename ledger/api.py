@@ -24,6 +24,7 @@ from .selectors import sku_levels, sku_list
 from .services import (
     MAX_QUANTITY,
     Origin,
+    incident_resolve,
     location_create,
     location_get,
     reservation_release,
@@ -451,6 +452,9 @@ class IncidentListApi(ListAPIView):
     @extend_schema_serializer(component_name="OversellIncident")
     class OutputSerializer(serializers.ModelSerializer):
         sku = serializers.CharField(source="sku.code")
+        resolved_by = serializers.CharField(
+            source="resolved_by.get_username", default=None, read_only=True
+        )
 
         class Meta:
             model = OversellIncident
@@ -463,12 +467,31 @@ class IncidentListApi(ListAPIView):
                 "opened_at",
                 "resolved_at",
                 "resolution",
+                "resolved_by",
             ]
 
     serializer_class = OutputSerializer
 
     def get_queryset(self):
-        incidents = OversellIncident.objects.select_related("sku").order_by("-opened_at")
+        incidents = OversellIncident.objects.select_related("sku", "resolved_by").order_by(
+            "-opened_at"
+        )
         if status_filter := self.request.query_params.get("status"):
             incidents = incidents.filter(status=status_filter)
         return incidents
+
+
+class IncidentResolveApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        resolution = serializers.CharField(max_length=500, allow_blank=True, required=False)
+
+    @extend_schema(request=InputSerializer, responses=IncidentListApi.OutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = incident_resolve(
+            incident_id=pk,
+            resolution=data.validated_data.get("resolution", ""),
+            actor=request.user,
+        )
+        return Response(IncidentListApi.OutputSerializer(incident).data)

@@ -36,3 +36,7 @@ class LocationNotFound(NotFound):
 
 class ReservationNotFound(NotFound):
     code = "reservation_not_found"
+
+
+class IncidentNotFound(NotFound):
+    code = "incident_not_found"

@@ -25,13 +25,14 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from . import sql
 from .errors import (
     DuplicateReservation,
     IdempotencyConflict,
+    IncidentNotFound,
     InsufficientStock,
     InvalidOperation,
     InvalidState,
@@ -127,6 +128,9 @@ class _Pending:
         sql.update_levels(list(self.levels.values()), now)
         sql.insert(self.movements, with_ids=False)
         sku_ids = {level.sku_id for level in self.levels.values()}
+        restocked = {m.sku_id for m in self.movements if m.on_hand_delta > m.committed_delta}
+        if restocked:
+            _resolve_covered_incidents(restocked, self.operation.kind, now)
         # The outbox rows for every channel listing of these SKUs are written in this
         # same transaction: a movement without its push is a lost update.
         from channels.outbox import outbox_refresh_for_skus
@@ -683,6 +687,59 @@ def _open_oversell_incident(*, sku: Sku, shortfall: int, channel_slug: str, orde
     incident.shortfall += shortfall
     incident.orders = [*incident.orders, entry]
     incident.save(update_fields=["shortfall", "orders"])
+
+
+def _resolve_covered_incidents(sku_ids: set[int], kind: str, now: datetime) -> None:
+    """Close the open oversell incidents of these SKUs whose available is back at zero or
+    above: stock arrived (or an order gave its units back) and covers the shortfall."""
+    available = (
+        StockLevel.objects.filter(sku_id=OuterRef("sku_id"))
+        .values("sku_id")
+        .annotate(total=Sum(F("on_hand") - F("committed")))
+        .values("total")
+    )
+    OversellIncident.objects.filter(sku_id__in=sku_ids, status=IncidentStatus.OPEN).alias(
+        available=Subquery(available)
+    ).filter(available__gte=0).update(
+        status=IncidentStatus.RESOLVED,
+        resolved_at=now,
+        resolution=f"Covered: available is back at zero or above after a {kind}.",
+    )
+
+
+def incident_resolve(
+    *, incident_id: int, resolution: str, actor: AbstractBaseUser | None = None
+) -> OversellIncident:
+    """A person closes an oversell incident (the orders were cancelled, or fulfilled from
+    elsewhere), saying how. Stock does not move."""
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise InvalidOperation(
+            "Say how the incident was resolved, for example: order 1042 cancelled and refunded.",
+            field="resolution",
+        )
+    if len(resolution) > 500:
+        raise InvalidOperation("Keep the resolution under 500 characters.", field="resolution")
+    with transaction.atomic():
+        incident = (
+            OversellIncident.objects.select_for_update()
+            .select_related("sku")
+            .filter(pk=incident_id)
+            .first()
+        )
+        if incident is None:
+            raise IncidentNotFound(f"No incident {incident_id}.", incident_id=incident_id)
+        if incident.status != IncidentStatus.OPEN:
+            raise InvalidState(
+                f"Incident {incident_id} is already resolved: {incident.resolution}",
+                incident_id=incident_id,
+            )
+        incident.status = IncidentStatus.RESOLVED
+        incident.resolved_at = timezone.now()
+        incident.resolution = resolution
+        incident.resolved_by = actor
+        incident.save(update_fields=["status", "resolved_at", "resolution", "resolved_by"])
+    return incident
 
 
 def reservation_release(*, reservation: Reservation, origin: Origin = Origin()) -> Reservation:

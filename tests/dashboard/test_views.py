@@ -572,5 +572,26 @@ def test_incidents_list_the_orders_involved(merchant):
     assert 'class="stat stat-danger"' in overview
 
 
+def test_a_merchant_resolves_an_incident_from_the_list(merchant):
+    sku = SkuFactory(code="TEE-RED-M")
+    stock_reserve(
+        sku=sku, quantity=2, order_id="SHOP-1001", channel_slug="shop", allow_oversell=True
+    )
+    incident = OversellIncident.objects.get()
+    url = f"/incidents/{incident.pk}/resolve/"
+    refused = merchant.post(url, {"resolution": " ", "status": "open"}, **HTMX)
+    assert refused.status_code == 422 and "Say how the incident was resolved" in text(refused)
+    assert OversellIncident.objects.get().status == "open"
+    done = merchant.post(url, {"resolution": "SHOP-1001 cancelled", "status": "open"}, **HTMX)
+    body = text(done)
+    assert done.status_code == 200 and "Resolved the oversell of TEE-RED-M" in body
+    assert "No open oversell incidents" in body  # the list stays filtered on open
+    assert OversellIncident.objects.get().resolution == "SHOP-1001 cancelled"
+    listed = text(merchant.get("/incidents/?status=resolved"))
+    assert (
+        "SHOP-1001 cancelled" in listed and "/resolve/" not in listed
+    )  # no form on a resolved row
+
+
 def test_no_incidents_says_so(merchant):
     assert "No oversell incidents" in text(merchant.get("/incidents/"))

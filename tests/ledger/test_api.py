@@ -3,7 +3,9 @@ that nothing was written)."""
 
 import pytest
 
-from ledger.models import Movement, Reservation, Sku, StockOperation
+from ledger.models import Movement, OversellIncident, Reservation, Sku, StockOperation
+from ledger.services import stock_reserve
+from tests.factories import SkuFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +240,32 @@ def test_a_bad_catalogue_import_writes_nothing(api):
         assert response.status_code == 400
         assert needle in response.json()["message"]
     assert list(Sku.objects.values_list("code", flat=True)) == ["TAKEN"]
+
+
+def test_an_incident_is_resolved_through_the_api_and_audited_with_the_user(api, user):
+    sku = SkuFactory(code="TEE-1")
+    stock_reserve(sku=sku, quantity=2, order_id="W-1", channel_slug="web", allow_oversell=True)
+    incident = OversellIncident.objects.get()
+    url = f"/api/v1/incidents/{incident.pk}/resolve/"
+    missing = api.post(url, {}, format="json")
+    assert missing.status_code == 400 and missing.json()["detail"]["field"] == "resolution"
+    assert OversellIncident.objects.get().status == "open"
+    done = api.post(url, {"resolution": "W-1 cancelled"}, format="json")
+    assert done.status_code == 200
+    assert done.json() | {"opened_at": None, "resolved_at": None} == {
+        "id": incident.pk,
+        "sku": "TEE-1",
+        "status": "resolved",
+        "shortfall": 2,
+        "orders": [{"channel": "web", "order_id": "W-1", "quantity": 2}],
+        "opened_at": None,
+        "resolved_at": None,
+        "resolution": "W-1 cancelled",
+        "resolved_by": user.get_username(),
+    }
+    again = api.post(url, {"resolution": "twice"}, format="json")
+    assert again.status_code == 409 and again.json()["error"] == "invalid_state"
+    unknown = api.post("/api/v1/incidents/999999/resolve/", {"resolution": "x"}, format="json")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "incident_not_found"
+    listed = api.get("/api/v1/incidents/?status=resolved").json()
+    assert [row["resolved_by"] for row in listed["results"]] == [user.get_username()]
