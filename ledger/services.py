@@ -56,6 +56,11 @@ from .models import (
 )
 
 MAX_QUANTITY = 1_000_000_000
+# Codes whose page would be another page: the addresses that sit beside /skus/<code>/.
+RESERVED_SKU_CODES = {
+    "new": "the dashboard's new-SKU form",
+    "bulk": "the API's bulk SKU creation",
+}
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,14 @@ def skus_create(*, items: Sequence[dict]) -> list[Sku]:
         code = str(item.get("code") or "").strip()
         if not code:
             raise InvalidOperation("A SKU code cannot be blank.", field="code", index=index)
+        if code in RESERVED_SKU_CODES:
+            raise InvalidOperation(
+                f"{code!r} cannot be a SKU code: /skus/{code}/ is the address of "
+                f"{RESERVED_SKU_CODES[code]}. Use another spelling, for example "
+                f"{code.upper()!r}.",
+                field="code",
+                index=index,
+            )
         key = normalize_sku_code(code)
         if key in seen:
             raise InvalidOperation(f"SKU {code!r} appears twice.", field="code", index=index)

@@ -159,6 +159,15 @@ def test_bad_skus_are_refused(api):
     assert api.get("/api/v1/skus/NOPE/").status_code == 404
 
 
+@pytest.mark.parametrize("code", ["new", "bulk"])
+def test_a_sku_code_that_is_another_page_is_refused_but_its_capitals_work(api, code):
+    refused = api.post("/api/v1/skus/", {"code": code}, format="json")
+    assert refused.status_code == 400 and f"/skus/{code}/" in refused.json()["message"]
+    assert not Sku.objects.exists()
+    assert api.post("/api/v1/skus/", {"code": code.upper()}, format="json").status_code == 201
+    assert api.get(f"/api/v1/skus/{code.upper()}/").json()["code"] == code.upper()
+
+
 def test_unknown_reservation_is_404(api):
     response = api.post("/api/v1/reservations/999/release/")
     assert response.status_code == 404 and response.json()["error"] == "reservation_not_found"
