@@ -64,8 +64,6 @@ def claim_lease(channel: Channel) -> timedelta:
     return timedelta(seconds=float((channel.settings or {}).get("claim_lease_seconds", default)))
 
 
-# 8 attempts over about a day; a channel may set settings["retry_schedule_seconds"].
-DEFAULT_SCHEDULE = [30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
 THROTTLE_FLOOR = 60.0
 STALE_RETRY = 2.0
 MAX_BATCHES_PER_RUN = 50
@@ -123,7 +121,7 @@ class Result:
 
 def retry_schedule(channel: Channel) -> list[float]:
     custom = (channel.settings or {}).get("retry_schedule_seconds")
-    return [float(s) for s in custom] if custom else [float(s) for s in DEFAULT_SCHEDULE]
+    return [float(s) for s in custom] if custom else list(settings.OUTBOX_RETRY_SCHEDULE_SECONDS)
 
 
 def outbox_drain_channel(*, channel_id: int) -> int:

@@ -188,6 +188,28 @@ INBOX_PROCESSORS = max(1, int(os.environ.get("INBOX_PROCESSORS", "1")))
 # Benchmark-only routes (bench/views.py); never on in production.
 BENCH_ROUTES = env_bool("BENCH_ROUTES", False)
 OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "90"))
+
+
+def _retry_schedule(raw: str) -> list[float]:
+    try:
+        waits = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        waits = []
+    if not waits or any(not 0 < wait <= 7 * 86400 for wait in waits):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"OUTBOX_RETRY_SCHEDULE_SECONDS={raw!r}: give the waits between push attempts in "
+            "seconds, comma separated, each above 0 and up to 7 days (e.g. 30,120,600)."
+        )
+    return waits
+
+
+# Waits between push attempts; after the last, the entry is dead (the DLQ). A channel may
+# set its own (settings.retry_schedule_seconds). 8 attempts over about a day by default.
+OUTBOX_RETRY_SCHEDULE_SECONDS = _retry_schedule(
+    os.environ.get("OUTBOX_RETRY_SCHEDULE_SECONDS", "30,120,600,1800,3600,10800,21600,43200")
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {"task": "channels.tasks.sweep_inbox", "schedule": 30.0},
