@@ -62,3 +62,55 @@ def test_a_commit_publishes_no_drain_for_a_channel_being_drained(redis_only, pub
     with transaction.atomic():
         request_drain([7, 8])
     assert published == [8, 8]  # 7's flag is still raised: its drainer is to look again
+
+
+def test_under_concurrent_commits_no_work_is_left_behind(redis_only):
+    """Committers add work and raise the flag; a task runs only when a raise found the
+    lease free; a holder takes the work until none is left, finishes up, lets go, then
+    looks at the flag. Round after round, a burst of commits ends with nothing waiting
+    and no sweeper: the commits that landed while a holder was finishing are taken."""
+    import random
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    from channels.wakeup import flag_clear, flag_is_raised
+
+    flag, lease_key = "test-wake:work", "test-wake:worker"
+    waiting: list[int] = []
+    taken: list[int] = []
+    lock = threading.Lock()
+    published = []
+
+    def task():
+        while (lease := lease_take(lease_key, 10_000)) is not None:
+            try:
+                flag_clear(flag)
+                while True:
+                    with lock:
+                        batch, waiting[:] = list(waiting), []
+                    if not batch:
+                        break
+                    taken.extend(batch)
+                time.sleep(0.005)  # finishing up: commits keep landing meanwhile
+            finally:
+                lease_release(lease)
+            if not flag_is_raised(flag):
+                return
+
+    def commit(item: int):
+        time.sleep(random.random() / 100)
+        with lock:
+            waiting.append(item)  # committed before the flag goes up
+        if flags_raise([flag], unless_held=[[lease_key]]):
+            published.append(tasks.submit(task))
+
+    with ThreadPoolExecutor(max_workers=4) as tasks, ThreadPoolExecutor(8) as committers:
+        for round_ in range(15):
+            items = range(round_ * 40, round_ * 40 + 40)
+            list(committers.map(commit, items))
+            wait(published, timeout=5)
+            with lock:
+                assert waiting == [], f"round {round_}: left behind {waiting}"
+    assert sorted(taken) == list(range(15 * 40))
+    assert len(published) < 15 * 40  # most commits found a worker at it
