@@ -174,9 +174,11 @@ def test_search_and_record_a_receipt_without_a_reload(live_server, user, shop, b
     phone.screenshot(path=SCREENSHOTS["sku-phone"], full_page=True)
 
 
-def test_resolve_an_oversell_incident_in_place(live_server, user, shop, browser):
-    from playwright.sync_api import expect
-
+@pytest.fixture
+def oversold(shop) -> None:
+    """The marketplace sold 2 caps the hub did not have. (Written before the browser
+    starts: inside Playwright's greenlet Django would open a second connection that
+    outlives the test.)"""
     stock_reserve(
         sku=sku_get("CAP-BLACK"),
         quantity=2,
@@ -184,6 +186,11 @@ def test_resolve_an_oversell_incident_in_place(live_server, user, shop, browser)
         channel_slug="market",
         allow_oversell=True,
     )
+
+
+def test_resolve_an_oversell_incident_in_place(live_server, user, oversold, browser):
+    from playwright.sync_api import expect
+
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log_in(page, live_server.url, user.username)
     page.goto(f"{live_server.url}/incidents/?status=open")
