@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -45,7 +46,7 @@ from .models import (
     InboundStatus,
     Listing,
 )
-from .outbox import outbox_refresh_batched, outbox_refresh_flush
+from .outbox import outbox_recheck, outbox_refresh_batched, outbox_refresh_flush
 from .selectors import channel_locations
 from .wakeup import (
     flag_clear,
@@ -194,6 +195,7 @@ def _process(claim) -> list[InboundEvent]:
             with outbox_refresh_batched(), batched:
                 for event in events:
                     _process_one(event, context, alone=alone)
+                context.record_sales()
             update_each(InboundEvent, events, PROCESSED_FIELDS)
     except _BatchFailed as exc:
         logger.warning(
@@ -233,6 +235,10 @@ class _BatchContext:
     parsed: dict[int, list | Exception] = field(default_factory=dict)
     skus: dict[str, Sku] = field(default_factory=dict)
     locations: dict[int, list] = field(default_factory=dict)
+    # Units sold on a channel, by (channel id, SKU id): of the delivery being applied
+    # (kept only if it applies), and of the batch's applied deliveries.
+    delivery_sales: Counter = field(default_factory=Counter)
+    sales: Counter = field(default_factory=Counter)
 
     @classmethod
     def prefetch(cls, events: list[InboundEvent]) -> _BatchContext:
@@ -284,9 +290,30 @@ class _BatchContext:
             self.locations[channel.pk] = channel_locations(channel=channel)
         return self.locations[channel.pk]
 
+    def record_sales(self) -> None:
+        """A sale on a channel took the units off that channel's own count, so its listing
+        shows that much less than the hub last confirmed. Say so on the listing, then queue
+        a push for it even when the published quantity did not move (a fixed or capped
+        allocation), or the channel would go on offering less than it may; compare-and-set
+        then also compares against what the channel shows."""
+        if not self.sales:
+            return
+        table = Listing._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET confirmed = CASE WHEN confirmed > %s THEN confirmed - %s "
+                "ELSE 0 END WHERE channel_id = %s AND sku_id = %s AND confirmed IS NOT NULL",
+                [
+                    (sold, sold, channel_id, sku_id)
+                    for (channel_id, sku_id), sold in self.sales.items()
+                ],
+            )
+        outbox_recheck(self.sales)
+
 
 def _process_one(event: InboundEvent, context: _BatchContext, *, alone: bool) -> None:
     event.attempts += 1
+    context.delivery_sales.clear()
     try:
         if alone:
             with transaction.atomic():
@@ -313,6 +340,7 @@ def _process_one(event: InboundEvent, context: _BatchContext, *, alone: bool) ->
         event.status, event.unmapped_skus, event.error = status, unmapped, ""
         event.processed_at = timezone.now()
         event.next_attempt_at = None
+        context.sales.update(context.delivery_sales)
 
 
 def inbox_sweep(*, now=None) -> int:
@@ -377,7 +405,8 @@ def _apply_order_event(event: InboundEvent, order: OrderEvent, context: _BatchCo
                 state.restock_quantity += line.quantity
         if not state.quantity:
             state.quantity = line.quantity
-        _converge(state, event, context.locations_of(event.channel))
+        if _converge(state, event, context.locations_of(event.channel)):
+            context.delivery_sales[(event.channel_id, state.sku_id)] += state.quantity
     update_each(ChannelOrderLine, list(states.values()), STATE_FIELDS)
     return unmapped
 
@@ -450,9 +479,12 @@ def _target(state: ChannelOrderLine) -> str:
     return "reserved"
 
 
-def _converge(state: ChannelOrderLine, event: InboundEvent, locations: list) -> None:
+def _converge(state: ChannelOrderLine, event: InboundEvent, locations: list) -> bool:
+    """Move the ledger to what the line's events imply. True when this reserved the line:
+    a sale the channel made from its own count."""
     channel = event.channel
     target = _target(state)
+    reserved = False
 
     def origin(step: str) -> Origin:
         return Origin(
@@ -475,6 +507,7 @@ def _converge(state: ChannelOrderLine, event: InboundEvent, locations: list) -> 
             origin=origin("reserve"),
         )
         state.applied = "reserved"
+        reserved = True
     elif state.applied == "none" and target == "released":
         state.applied = "released"  # cancelled before we ever reserved: nothing to undo
     if state.applied == "reserved" and target == "shipped":
@@ -500,6 +533,7 @@ def _converge(state: ChannelOrderLine, event: InboundEvent, locations: list) -> 
             state.line_ref,
             channel.slug,
         )
+    return reserved
 
 
 def _apply_level_report(event: InboundEvent, report: LevelReported) -> str:

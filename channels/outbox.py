@@ -137,6 +137,7 @@ def outbox_refresh_for_skus(
     sku_ids = set(sku_ids)
     if not sku_ids:
         return 0
+    recheck = getattr(_batched, "recheck", None) or set()
     batch = getattr(_batched, "sku_ids", None)
     if batch is not None and channel_ids is None and not force:
         batch.update(sku_ids)
@@ -155,7 +156,10 @@ def outbox_refresh_for_skus(
             (listing.channel_id, None), POOL
         )
         target = published_quantity(listing.available, rule)
-        if target == listing.published and not force:
+        shows_other = (listing.channel_id, listing.sku_id) in recheck and (
+            listing.confirmed is not None and listing.confirmed != target
+        )
+        if target == listing.published and not force and not shows_other:
             continue
         previous = listing.confirmed if listing.confirmed is not None else listing.published
         listing.published = target
@@ -194,12 +198,26 @@ def outbox_refresh_batched():
     if getattr(_batched, "sku_ids", None) is not None:
         yield  # already batching: the outer block refreshes
         return
-    _batched.sku_ids = set()
+    _batched.sku_ids, _batched.recheck = set(), set()
     try:
         yield
         outbox_refresh_flush()
     finally:
-        _batched.sku_ids = None
+        _batched.sku_ids, _batched.recheck = None, None
+
+
+def outbox_recheck(pairs: Iterable[tuple[int, int]]) -> None:
+    """Inside a batching block: the listings ((channel id, SKU id)) whose channel may no
+    longer show what the hub last confirmed (it sold from its own count). The block's
+    refresh queues a push for each that shows other than its target, even when the target
+    did not move."""
+    pairs = set(pairs)
+    if getattr(_batched, "sku_ids", None) is None:
+        for channel_id, sku_id in sorted(pairs):
+            outbox_refresh_for_skus(sku_ids=[sku_id], channel_ids=[channel_id], force=True)
+        return
+    _batched.recheck.update(pairs)
+    _batched.sku_ids.update(sku_id for _, sku_id in pairs)
 
 
 def outbox_refresh_flush() -> int:
@@ -211,7 +229,7 @@ def outbox_refresh_flush() -> int:
     try:
         return outbox_refresh_for_skus(sku_ids=pending)
     finally:
-        _batched.sku_ids = set()
+        _batched.sku_ids, _batched.recheck = set(), set()
 
 
 def _update_listings(listings: list[_ListingRow]) -> None:

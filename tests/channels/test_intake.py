@@ -501,3 +501,52 @@ def test_a_delivery_while_the_processor_works_publishes_nothing_and_is_not_misse
     assert InboundEvent.objects.get().status == "processed"
     post_standard(client, "web", order("created", "W-2", [("A", 1)]), msg_id="m2")
     assert published == ["channels.tasks.process_inbox"]  # nobody at work: a task is sent
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_sale_on_a_channel_takes_the_units_off_what_it_shows_and_it_is_pushed_back_up(
+    client, batched
+):
+    """A fixed allocation of 10 does not move with the channel's own sale of 3, but the
+    channel now shows 7: the hub notes it and queues a push of 10 again."""
+    web = channel_create(
+        slug="web",
+        kind="sandbox",
+        name="Web",
+        webhook_secret=SECRET,
+        allocation={"mode": "fixed", "fixed_quantity": 10},
+    )
+    other = channel_create(slug="other", kind="sandbox", name="Other")
+    sku = sku_create(code="A")
+    stock_receive(sku=sku, quantity=100)
+    OutboxEntry.objects.all().delete()  # as if confirmed
+    Listing.objects.filter(channel=web).update(confirmed=10, state="in_sync")
+    Listing.objects.filter(channel=other).update(confirmed=100, state="in_sync")
+    post_standard(client, "web", order("created", "W-1", [("A", 3)]), msg_id="m1")
+    if batched:  # with another delivery, in one batch
+        post_standard(client, "web", order("created", "W-2", [("A", 1)]), msg_id="m2")
+        assert inbox_process_waiting() == 2
+    else:
+        process_all()
+    sold = 4 if batched else 3
+    listing = Listing.objects.get(channel=web)
+    assert (listing.published, listing.confirmed, listing.state) == (10, 10 - sold, "pending")
+    assert OutboxEntry.objects.get(listing=listing).quantity == 10
+    # The other channel sold nothing: it still shows what it showed; it follows the pool.
+    assert Listing.objects.get(channel=other).confirmed == 100
+    assert OutboxEntry.objects.get(channel=other).quantity == 100 - sold
+
+
+@pytest.mark.django_db
+def test_a_replayed_sale_is_not_taken_off_the_channel_twice(client):
+    web = standard_channel()
+    sku = sku_create(code="A")
+    stock_receive(sku=sku, quantity=100)
+    Listing.objects.filter(channel=web).update(confirmed=100, state="in_sync")
+    post_standard(client, "web", order("created", "W-1", [("A", 3)]), msg_id="m1")
+    process_all()
+    # The same order again (another delivery id): the line is reserved already.
+    post_standard(client, "web", order("created", "W-1", [("A", 3)]), msg_id="m2")
+    process_all()
+    assert Listing.objects.get(channel=web).confirmed == 97
