@@ -79,7 +79,19 @@ def sku_exists() -> bool:
 
 
 def sku_listings(*, sku: Sku) -> list[Listing]:
-    return list(Listing.objects.filter(sku=sku).select_related("channel").order_by("channel__slug"))
+    """The SKU's listings, each with why its pending push waits, if it does
+    (`waiting_reason`, `waiting_until`: the pending outbox row's last error and next
+    attempt), in one query."""
+    pending = OutboxEntry.objects.filter(listing=OuterRef("pk"), status=OutboxStatus.PENDING)
+    return list(
+        Listing.objects.filter(sku=sku)
+        .select_related("channel")
+        .annotate(
+            waiting_reason=Subquery(pending.values("last_error")[:1]),
+            waiting_until=Subquery(pending.values("next_attempt_at")[:1]),
+        )
+        .order_by("channel__slug")
+    )
 
 
 def sku_open_reservations(*, sku: Sku) -> list[Reservation]:

@@ -237,6 +237,20 @@ def test_sku_page_shows_levels_channels_history_and_reservations(merchant, user)
     assert "Shop" in body and "Pending push" in body
 
 
+def test_sku_page_says_why_a_push_waits(merchant):
+    channel_create(slug="shop", kind="sandbox", name="Shop")
+    sku = sku_create(code="TEE-RED-M")
+    stock_receive(sku=sku, quantity=7)
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).update(
+        last_error="revision budget: the listing may be revised again in 864s"
+    )
+    body = text(merchant.get("/skus/TEE-RED-M/"))
+    assert "revision budget: the listing may be revised again in 864s; next try" in body
+    OutboxEntry.objects.all().delete()
+    Listing.objects.update(state=ListingState.IN_SYNC, confirmed=7)
+    assert "revision budget" not in text(merchant.get("/skus/TEE-RED-M/"))
+
+
 def test_unknown_sku_is_a_404(merchant):
     assert merchant.get("/skus/NOPE/").status_code == 404
 
