@@ -185,60 +185,62 @@ def channel_update(
     return channel
 
 
-def _fields_from_settings(kind: str, settings: dict) -> dict:
-    """The channel's columns its settings set (batch size, compare-and-set, rate limit,
-    reconcile interval; the kind's defaults for what they leave out), after checking every
-    setting the hub itself reads: a bad one is an InvalidChannel naming it, before
-    anything is written, rather than a drain that fails on it later."""
-    defaults = kind_defaults(kind)
+# Settings the hub reads that are numbers: (lowest, highest, whole numbers only). A batch
+# is at most what the kind's API takes in one call.
+NUMBER_SETTINGS = {
+    "batch_size": (1, None, True),
+    "rate_limit_per_second": (0.01, 100_000, False),
+    "rate_limit_burst": (1, 1_000_000, True),
+    "reconcile_interval_minutes": (1, 10_080, True),
+    "timeout_seconds": (0.1, 300, False),
+    "claim_lease_seconds": (10, 86_400, False),
+    "revisions_per_listing_per_day": (0, 100_000, True),
+}
 
-    def bad(name: str, what: str) -> InvalidChannel:
+
+def _fields_from_settings(kind: str, settings: dict) -> dict:
+    """The channel's columns its settings set (the kind's defaults for what they leave
+    out), once every setting the hub reads is checked: a bad one is an InvalidChannel
+    naming it, before anything is written, rather than a drain that fails on it later."""
+    _check_settings(kind, settings)
+    defaults = kind_defaults(kind)
+    return {
+        "batch_size": settings.get("batch_size", defaults["batch_size"]),
+        "compare_and_set": settings.get("compare_and_set", defaults["compare_and_set"]),
+        "rate_limit_per_second": settings.get("rate_limit_per_second", defaults["rate"]),
+        "rate_limit_burst": settings.get("rate_limit_burst", defaults["burst"]),
+        "reconcile_interval_minutes": settings.get("reconcile_interval_minutes", 15),
+    }
+
+
+def _check_settings(kind: str, settings: dict) -> None:
+    def refuse(name: str, what: str) -> InvalidChannel:
         return InvalidChannel(f"settings.{name} must be {what}.", field=f"settings.{name}")
 
-    def number(name: str, low: float, high: float, *, whole: bool = False):
-        value = settings[name]
-        kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-            raise bad(name, f"a {'whole ' if whole else ''}number from {low:g} to {high:g}")
-        return value
-
-    def given(name: str, default, check):
-        return check(name) if name in settings else default
-
-    max_batch = adapter_class(kind).max_batch
-    given("timeout_seconds", None, lambda n: number(n, 0.1, 300))
-    given("claim_lease_seconds", None, lambda n: number(n, 10, 86400))
-    given("revisions_per_listing_per_day", None, lambda n: number(n, 0, 100_000, whole=True))
-    if "retry_schedule_seconds" in settings:
-        schedule = settings["retry_schedule_seconds"]
+    for name, (low, high, whole) in NUMBER_SETTINGS.items():
+        if name not in settings:
+            continue
+        value, high = settings[name], high or adapter_class(kind).max_batch
         if (
-            not isinstance(schedule, list)
-            or not 1 <= len(schedule) <= 50
-            or any(isinstance(s, bool) or not isinstance(s, int | float) for s in schedule)
-            or not all(0 < s <= 7 * 86400 for s in schedule)
+            isinstance(value, bool)
+            or not isinstance(value, int if whole else int | float)
+            or not low <= value <= high
         ):
-            raise bad(
-                "retry_schedule_seconds", "a list of 1 to 50 waits in seconds, each up to 7 days"
-            )
-    if "compare_and_set" in settings and not isinstance(settings["compare_and_set"], bool):
-        raise bad("compare_and_set", "true or false")
-    if "base_url" in settings and not isinstance(settings["base_url"], str):
-        raise bad("base_url", "a URL")
-    return {
-        "batch_size": given(
-            "batch_size", defaults["batch_size"], lambda n: number(n, 1, max_batch, whole=True)
-        ),
-        "compare_and_set": settings.get("compare_and_set", defaults["compare_and_set"]),
-        "rate_limit_per_second": given(
-            "rate_limit_per_second", defaults["rate"], lambda n: number(n, 0.01, 100_000)
-        ),
-        "rate_limit_burst": given(
-            "rate_limit_burst", defaults["burst"], lambda n: number(n, 1, 1_000_000, whole=True)
-        ),
-        "reconcile_interval_minutes": given(
-            "reconcile_interval_minutes", 15, lambda n: number(n, 1, 10_080, whole=True)
-        ),
-    }
+            raise refuse(name, f"a {'whole ' if whole else ''}number from {low:g} to {high:g}")
+    schedule = settings.get("retry_schedule_seconds", [1])
+    if (
+        not isinstance(schedule, list)
+        or not 1 <= len(schedule) <= 50
+        or any(isinstance(wait, bool) or not isinstance(wait, int | float) for wait in schedule)
+        or not all(0 < wait <= 7 * 86_400 for wait in schedule)
+    ):
+        raise refuse(
+            "retry_schedule_seconds", "a list of 1 to 50 waits in seconds, each up to 7 days"
+        )
+    if not isinstance(settings.get("compare_and_set", False), bool):
+        raise refuse("compare_and_set", "true or false")
+    if not isinstance(settings.get("base_url", ""), str):
+        raise refuse("base_url", "a URL")
 
 
 # --- allocation rules -------------------------------------------------------------------
