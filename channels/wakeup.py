@@ -21,16 +21,10 @@ from functools import cache
 from django.conf import settings
 
 FLAG_MS = 2000
-_RAISE = """
-local raised = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, '1', 'NX', 'PX', ARGV[1]) then table.insert(raised, i) end
-end
-return raised
-"""
 # KEYS: a flag then its ARGV[2] leases, for each flag. Answers the (1-based) flags this
-# call raised while at least one of their leases was free.
-_RAISE_UNLESS_HELD = """
+# call raised while at least one of their leases was free (any flag raised, without
+# leases).
+_RAISE = """
 local group = tonumber(ARGV[2])
 local wake = {}
 local n = 0
@@ -76,21 +70,13 @@ def flags_raise(keys: list[str], *, unless_held: list[list[str]] | None = None) 
     everyone = list(range(len(keys)))
     if not keys:
         return everyone
-    if unless_held is not None:
-        group = len(unless_held[0])
-        grouped = [
-            key for flag, leases in zip(keys, unless_held, strict=True) for key in (flag, *leases)
-        ]
-        wake = _redis(
-            lambda client: _script(client, _RAISE_UNLESS_HELD)(keys=grouped, args=[FLAG_MS, group]),
-            None,
-        )
-        return everyone if wake is None else [index - 1 for index in wake]
-    if len(keys) == 1:  # the common case (a webhook): one plain SET, no script
-        raised = _redis(lambda client: client.set(keys[0], "1", nx=True, px=FLAG_MS), True)
-        return everyone if raised else []
-    raised = _redis(lambda client: _script(client, _RAISE)(keys=keys, args=[FLAG_MS]), None)
-    return everyone if raised is None else [index - 1 for index in raised]
+    leases = unless_held if unless_held is not None else [[] for _ in keys]
+    grouped = [key for flag, held in zip(keys, leases, strict=True) for key in (flag, *held)]
+    wake = _redis(
+        lambda client: _script(client, _RAISE)(keys=grouped, args=[FLAG_MS, len(leases[0])]),
+        None,
+    )
+    return everyone if wake is None else [index - 1 for index in wake]
 
 
 def flag_clear(key: str) -> None:
