@@ -7,18 +7,10 @@ from channels.amazon_poll import amazon_poll_channel
 from channels.intake import inbox_process
 from channels.models import InboundEvent
 from channels.services import channel_create
-from channels.simulator.server import ChannelSimulator
 from ledger.models import StockLevel
 from ledger.services import sku_create, stock_receive
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def simulator():
-    sim = ChannelSimulator(port=0).start()
-    yield sim
-    sim.stop()
 
 
 def test_orders_arrive_once_and_messages_are_deleted_after_commit(simulator):

@@ -10,19 +10,11 @@ from channels.drain import dlq_retry, outbox_drain_channel, outbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.outbox import drain_lease_key
 from channels.services import channel_create
-from channels.simulator.server import ChannelSimulator
 from channels.wakeup import lease_release, lease_take
 from channels.webhooks.signing import make_standard_secret
 from ledger.services import sku_create, stock_receive
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def simulator():
-    sim = ChannelSimulator(port=0).start()
-    yield sim
-    sim.stop()
 
 
 def sandbox_channel(simulator, slug="sandbox", **settings):

@@ -14,21 +14,11 @@ from channels.adapters.base import ChannelNotSent, ListingRef, outcomes_for_erro
 from channels.drain import TokensExhausted, outbox_drain_channel, token_taker
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.services import channel_create, listing_map
-from channels.simulator.client import SimulatorClient
-from channels.simulator.server import ChannelSimulator
 from ledger.services import skus_create, stock_receive_lines
 
 pytestmark = pytest.mark.django_db
 
 CODES = [f"SKU-{n:04d}" for n in range(250)]
-
-
-@pytest.fixture
-def sim():
-    server = ChannelSimulator(port=0).start()
-    with SimulatorClient(server.url) as client:
-        yield client
-    server.stop()
 
 
 def channel_on_store(sim, kind, slug, levels, **settings):

@@ -6,20 +6,10 @@ import pytest
 from channels.intake import inbox_process
 from channels.models import InboundEvent
 from channels.services import channel_create
-from channels.simulator.client import SimulatorClient
-from channels.simulator.server import ChannelSimulator
 from ledger.models import Reservation, StockLevel
 from ledger.services import sku_create, stock_receive
 
 KINDS = ["shopify", "woocommerce", "standard", "sandbox", "ebay"]
-
-
-@pytest.fixture
-def sim():
-    server = ChannelSimulator(port=0).start()
-    with SimulatorClient(server.url) as client:
-        yield client
-    server.stop()
 
 
 @pytest.mark.slow

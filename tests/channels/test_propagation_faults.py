@@ -16,19 +16,9 @@ from django.utils import timezone
 from channels.drain import outbox_drain_channel, outbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.services import channel_create
-from channels.simulator.client import SimulatorClient
-from channels.simulator.server import ChannelSimulator
 from ledger.services import sku_create, stock_receive, stock_reserve
 
 LEVELS = {"TEE-S": 0, "TEE-M": 0, "MUG": 0}
-
-
-@pytest.fixture
-def sim():
-    server = ChannelSimulator(port=0).start()
-    with SimulatorClient(server.url) as client:
-        yield client
-    server.stop()
 
 
 def connect(sim, kind, slug, levels=LEVELS, **settings):

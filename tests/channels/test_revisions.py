@@ -8,8 +8,6 @@ import pytest
 from channels.drain import outbox_drain_channel
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.revisions import WINDOW, revision_cap, revision_wait, revisions_used
-from channels.simulator.client import SimulatorClient
-from channels.simulator.server import ChannelSimulator
 from ledger.services import stock_adjust
 from tests.channels.test_drain_query_cost import connect, receive
 
@@ -54,14 +52,6 @@ def test_a_halving_goes_at_once_and_sold_out_may_spend_the_reserve():
 
 def test_at_the_cap_nothing_goes_until_the_oldest_revision_leaves_the_window():
     assert wait(250, 0, oldest_at=NOW - WINDOW + 120) == pytest.approx(120)
-
-
-@pytest.fixture
-def sim():
-    server = ChannelSimulator(port=0).start()
-    with SimulatorClient(server.url) as client:
-        yield client
-    server.stop()
 
 
 def test_an_ebay_listing_is_never_revised_past_its_cap(sim):
