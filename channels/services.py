@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from inventory_hub.errors import DomainError
+from inventory_hub.retries import is_retry_wait
 from ledger.models import Location, Sku, normalize_sku_code
 
 from .adapters.base import adapter_class
@@ -231,8 +232,7 @@ def _check_settings(kind: str, settings: dict) -> None:
     if (
         not isinstance(schedule, list)
         or not 1 <= len(schedule) <= 50
-        or any(isinstance(wait, bool) or not isinstance(wait, int | float) for wait in schedule)
-        or not all(0 < wait <= 7 * 86_400 for wait in schedule)
+        or not all(is_retry_wait(wait) for wait in schedule)
     ):
         raise refuse(
             "retry_schedule_seconds", "a list of 1 to 50 waits in seconds, each up to 7 days"

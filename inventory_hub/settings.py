@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from cryptography.fernet import Fernet
 
+from inventory_hub.retries import is_retry_wait
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("INVENTORY_HUB_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -195,7 +197,7 @@ def _retry_schedule(raw: str) -> list[float]:
         waits = [float(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         waits = []
-    if not waits or any(not 0 < wait <= 7 * 86400 for wait in waits):
+    if not waits or not all(is_retry_wait(wait) for wait in waits):
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
