@@ -207,17 +207,14 @@ def outbox_refresh_batched():
 
 
 def outbox_recheck(pairs: Iterable[tuple[int, int]]) -> None:
-    """Inside a batching block: the listings ((channel id, SKU id)) whose channel may no
-    longer show what the hub last confirmed (it sold from its own count). The block's
-    refresh queues a push for each that shows other than its target, even when the target
-    did not move."""
+    """The listings ((channel id, SKU id)) whose channel may no longer show what the hub
+    last confirmed (it sold from its own count): the batching block's refresh (this call's
+    own, outside one) queues a push for each that shows other than its target, even when
+    the target did not move."""
     pairs = set(pairs)
-    if getattr(_batched, "sku_ids", None) is None:
-        for channel_id, sku_id in sorted(pairs):
-            outbox_refresh_for_skus(sku_ids=[sku_id], channel_ids=[channel_id], force=True)
-        return
-    _batched.recheck.update(pairs)
-    _batched.sku_ids.update(sku_id for _, sku_id in pairs)
+    with outbox_refresh_batched():
+        _batched.recheck.update(pairs)
+        _batched.sku_ids.update(sku_id for _, sku_id in pairs)
 
 
 def outbox_refresh_flush() -> int:

@@ -109,7 +109,7 @@ def revisions_record(channel: Channel, listing_ids: Iterable[int]) -> None:
 
 
 def revisions_used(channel: Channel, listing_id: int) -> int:
-    """Revisions the listing took in the last 24 hours (the dashboard, tests)."""
+    """Revisions the listing took in the last 24 hours."""
     return _store().window(channel.pk, [listing_id], time.time())[listing_id][0]
 
 
