@@ -14,7 +14,7 @@ help:
 	@echo "make run    - install, migrate, seed a demo, start web + worker + beat + simulator"
 	@echo "make test   - install, start throwaway PostgreSQL + Redis, run every test"
 	@echo "make bench  - benchmarks on throwaway PostgreSQL + Redis (JSON on stdout)"
-	@echo "make lint   - ruff check + format check"
+	@echo "make lint   - ruff check + format check + import layers (import-linter)"
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -60,6 +60,7 @@ bench: install
 lint: install
 	@$(UV) run ruff check .
 	@$(UV) run ruff format --check .
+	@$(UV) run lint-imports
 
 format: install
 	@$(UV) run ruff format .

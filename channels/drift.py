@@ -12,7 +12,7 @@ from ledger.models import Source
 from ledger.services import Origin, stock_adjust
 
 from .models import ChannelAudit, ChannelAuditKind, Drift, DriftStatus
-from .outbox import outbox_refresh_for_skus
+from .propagation.outbox import outbox_refresh_for_skus
 from .selectors import channel_locations
 
 PUSH_HUB = "push_hub"

@@ -24,7 +24,7 @@ class ChannelKind(models.TextChoices):
 
 
 def kind_defaults(kind: str) -> dict:
-    """Capabilities a channel of this kind starts with: its adapter's (CHANNELS.md limits).
+    """Capabilities a channel of this kind starts with: its adapter's (the limits each adapter module documents).
     A channel may lower them in its settings."""
     from .adapters.base import adapter_class
 

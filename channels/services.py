@@ -31,7 +31,7 @@ from .models import (
     ListingState,
     kind_defaults,
 )
-from .outbox import outbox_refresh_for_skus
+from .propagation.outbox import outbox_refresh_for_skus
 
 # Kinds that address a listing by the SKU itself; the others need the channel's ids
 # (looked up by SKU through the adapter, or imported from CSV).
@@ -360,6 +360,11 @@ def allocation_rule_delete(
 
 
 # --- listings ---------------------------------------------------------------------------
+
+
+def listings_match_new_skus(skus: Sequence[Sku]) -> None:
+    """The ledger's `skus_created` hook (registered in `ChannelsConfig.ready`)."""
+    listings_match_skus(skus=skus)
 
 
 def listings_match_skus(*, skus: Sequence[Sku]) -> None:

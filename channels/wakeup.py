@@ -20,6 +20,8 @@ from functools import cache
 
 from django.conf import settings
 
+from inventory_hub.redis import redis_client
+
 FLAG_MS = 2000
 # KEYS: a flag then its ARGV[2] leases, for each flag. Answers the (1-based) flags this
 # call raised while at least one of their leases was free (any flag raised, without
@@ -53,8 +55,6 @@ def _redis(call, default):
     fails: flags and leases only save work the database-backed sweepers would also do."""
     if not settings.REDIS_URL:
         return default
-    from .ratelimit import redis_client
-
     try:
         return call(redis_client())
     except Exception:  # noqa: BLE001 - see above

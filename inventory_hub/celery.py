@@ -7,7 +7,7 @@ and is safe to run twice. Broker settings come from `inventory_hub.settings`.
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_hub.settings")
 
@@ -28,3 +28,13 @@ def _recycle_database_connections(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+@beat_init.connect
+def _prepare_var_dir(**kwargs) -> None:
+    """A worker or beat of the embedded default needs the broker's folders (and the kept
+    keys) under var/; importing the app must not write them."""
+    from inventory_hub import var
+
+    var.prepare()

@@ -2,5 +2,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from inventory_hub import var
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_hub.settings")
+var.prepare()
 application = get_wsgi_application()

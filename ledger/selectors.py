@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
-from .models import Movement, OversellIncident, Sku, StockLevel
+from .models import (
+    IncidentStatus,
+    Location,
+    Movement,
+    OversellIncident,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    Sku,
+    StockLevel,
+)
 
 
 def _level_total(field: str) -> Coalesce:
@@ -97,3 +118,37 @@ def ledger_mismatches() -> list[dict]:
             }
         )
     return mismatches
+
+
+def sku_exists() -> bool:
+    return Sku.objects.exists()
+
+
+def sku_open_reservations(*, sku: Sku) -> list[Reservation]:
+    """Open reservations, newest first, with their lines and locations (prefetched)."""
+    return list(
+        Reservation.objects.filter(sku=sku, status=ReservationStatus.OPEN)
+        .order_by("-id")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ReservationLine.objects.select_related("location").order_by("id"),
+            )
+        )
+    )
+
+
+def location_choices() -> list[Location]:
+    return list(Location.objects.order_by("priority", "id"))
+
+
+# --- incidents --------------------------------------------------------------------------
+
+
+def incident_rows(*, status: str = "") -> QuerySet[OversellIncident]:
+    """Open incidents first, then newest first."""
+    incidents = OversellIncident.objects.select_related("sku")
+    if status in IncidentStatus.values:
+        incidents = incidents.filter(status=status)
+    open_first = Case(When(status=IncidentStatus.OPEN, then=Value(0)), default=Value(1))
+    return incidents.order_by(open_first, "-opened_at")

@@ -43,7 +43,8 @@ def fresh_flow_control():
     yield
     from django.conf import settings
 
-    from channels import breaker, ratelimit, revisions
+    from channels.propagation import breaker, revisions
+    from inventory_hub import ratelimit
 
     breaker._memory.calls.clear()
     breaker._memory.opened.clear()

@@ -122,6 +122,7 @@ from channels.adapters.base import (
     chunked,
     outcomes_for_error,
 )
+from inventory_hub import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -347,8 +348,6 @@ class AmazonAdapter(ChannelAdapter):
     def _operation_token(self, operation: str, *, max_wait: float) -> float:
         """Take a token of the operation's budget, sleeping up to ``max_wait`` seconds for
         it. Returns 0 when taken, else how long until the next one (nothing is taken)."""
-        from channels import ratelimit
-
         rate, burst = FEED_OPERATION_LIMITS[operation]
         give_up = time.monotonic() + max_wait
         while True:

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from channels.simulator.client import SimulatorClient
-from channels.simulator.server import ChannelSimulator
+from simulator.client import SimulatorClient
+from simulator.server import ChannelSimulator
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Properties of the published-quantity function (DESIGN.md, "Allocation")."""
+"""Properties of the published-quantity function (`channels.allocation`)."""
 
 from decimal import Decimal
 

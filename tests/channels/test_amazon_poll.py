@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from channels.amazon_poll import amazon_poll_channel
-from channels.intake import inbox_process
+from channels.intake.amazon_poll import amazon_poll_channel
+from channels.intake.inbox import inbox_process
 from channels.models import InboundEvent
 from channels.services import channel_create
 from ledger.models import StockLevel

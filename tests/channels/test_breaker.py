@@ -2,7 +2,7 @@
 
 import pytest
 
-from channels import breaker
+from channels.propagation import breaker
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from channels.intake import WAKE_FLAG, inbox_sweep
+from channels.intake.inbox import inbox_sweep
+from channels.intake.wake import WAKE_FLAG
 from channels.models import InboundEvent, InboundStatus
 from channels.services import channel_create
 from channels.wakeup import flag_clear

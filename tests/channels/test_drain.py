@@ -6,9 +6,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from channels.drain import dlq_retry, outbox_drain_channel, outbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
-from channels.outbox import drain_lease_key
+from channels.propagation.dlq import dlq_retry
+from channels.propagation.drain import outbox_drain_channel, outbox_sweep
+from channels.propagation.wake import drain_lease_key
 from channels.services import channel_create
 from channels.wakeup import lease_release, lease_take
 from channels.webhooks.signing import make_standard_secret

@@ -9,11 +9,11 @@ import pytest
 from django.db.models import Min
 from django.utils import timezone
 
-from channels import ratelimit
 from channels.adapters.base import ChannelNotSent, ListingRef, outcomes_for_error
-from channels.drain import TokensExhausted, outbox_drain_channel, token_taker
 from channels.models import Listing, OutboxEntry, OutboxStatus
+from channels.propagation.drain import TokensExhausted, outbox_drain_channel, token_taker
 from channels.services import channel_create, listing_map
+from inventory_hub import ratelimit
 from ledger.services import skus_create, stock_receive_lines
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ webhooks over HTTP to the hub's live server; the hub verifies, stores, processes
 
 import pytest
 
-from channels.intake import inbox_process
+from channels.intake.inbox import inbox_process
 from channels.models import InboundEvent
 from channels.services import channel_create
 from ledger.models import Reservation, StockLevel

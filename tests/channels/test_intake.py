@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels import intake
-from channels.intake import inbox_process, inbox_process_waiting
+from channels.intake import wake as intake_wake
+from channels.intake.inbox import inbox_process, inbox_process_waiting
 from channels.models import (
     ChannelOrderLine,
     Drift,
@@ -333,7 +333,7 @@ def test_settled_inbox_rows_are_kept_30_days_then_purged(client):
 
     from django.utils import timezone
 
-    from channels.intake import inbox_purge
+    from channels.intake.inbox import inbox_purge
 
     standard_channel()
     sku = sku_create(code="TEE")
@@ -488,10 +488,10 @@ def test_a_delivery_while_the_processor_works_publishes_nothing_and_is_not_misse
     if not django_settings.REDIS_URL:
         pytest.skip("needs Redis (run through scripts/services.py)")
     published = []
-    monkeypatch.setattr(intake, "enqueue", lambda task: published.append(task.name))
+    monkeypatch.setattr(intake_wake, "enqueue", lambda task: published.append(task))
     standard_channel()
     stock_receive(sku=sku_create(code="A"), quantity=5)
-    busy = lease_take_any(intake.processor_leases(), 10_000)  # another worker is at it
+    busy = lease_take_any(intake_wake.processor_leases(), 10_000)  # another worker is at it
     post_standard(client, "web", order("created", "W-1", [("A", 1)]), msg_id="m1")
     assert published == []
     assert inbox_process_waiting() == 0  # no slot free: this task leaves it to the holder

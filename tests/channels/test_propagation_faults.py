@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from channels.drain import outbox_drain_channel, outbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
+from channels.propagation.drain import outbox_drain_channel, outbox_sweep
 from channels.services import channel_create
 from ledger.services import sku_create, stock_receive, stock_reserve
 
@@ -164,7 +164,7 @@ def test_a_worker_killed_mid_batch_leaves_a_claim_another_worker_finishes(sim):
     }
     code = (
         "import django; django.setup();"
-        "from channels.drain import outbox_drain_channel;"
+        "from channels.propagation.drain import outbox_drain_channel;"
         f"outbox_drain_channel(channel_id={channel.pk})"
     )
     worker = subprocess.Popen(

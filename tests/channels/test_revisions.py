@@ -5,9 +5,9 @@ eBay store, which refuses a revision past the cap and counts it."""
 import httpx
 import pytest
 
-from channels.drain import outbox_drain_channel
 from channels.models import Listing, OutboxEntry, OutboxStatus
-from channels.revisions import WINDOW, revision_cap, revision_wait, revisions_used
+from channels.propagation.drain import outbox_drain_channel
+from channels.propagation.revisions import WINDOW, revision_cap, revision_wait, revisions_used
 from ledger.services import stock_adjust
 from tests.channels.test_drain_query_cost import connect, receive
 

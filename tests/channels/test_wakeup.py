@@ -7,8 +7,13 @@ from django.conf import settings
 from django.db import transaction
 from django.test.utils import override_settings
 
-from channels import outbox
-from channels.outbox import drain_flag_clear, drain_flag_raised, drain_lease_key, request_drain
+from channels.propagation import wake
+from channels.propagation.wake import (
+    drain_flag_clear,
+    drain_flag_raised,
+    drain_lease_key,
+    request_drain,
+)
 from channels.wakeup import flags_raise, lease_release, lease_take
 
 
@@ -22,7 +27,7 @@ def redis_only():
 def published(monkeypatch):
     """The drain tasks `request_drain` publishes, by channel id."""
     sent: list[int] = []
-    monkeypatch.setattr(outbox, "enqueue", lambda task, channel_id: sent.append(channel_id))
+    monkeypatch.setattr(wake, "enqueue", lambda task, channel_id: sent.append(channel_id))
     return sent
 
 

@@ -364,11 +364,6 @@ BAD_INPUT = [
         id="unknown-transfer-destination",
     ),
     pytest.param(
-        {"kind": "adjustment", "quantity": "-1"},
-        "Say why you adjust (damaged, lost, found...): it stays in the history.",
-        id="adjustment-without-reason",
-    ),
-    pytest.param(
         {"kind": "count", "quantity": "-1"},
         "A count cannot be negative: enter the number of units you counted (0 for an empty shelf).",
         id="negative-count",

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from channels.adapters import ChannelAdapter, adapter_for
-from channels.simulator import ChannelSimulator, SimulatorClient
+from simulator import ChannelSimulator, SimulatorClient
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from channels import ratelimit
 from channels.adapters import LevelPush, ListingRef, adapter_for
 from channels.adapters.amazon import BUDGET_SHARE, FEED_OPERATION_LIMITS, AmazonAdapter
-from channels.drain import outbox_drain_channel, token_taker
 from channels.models import Listing, OutboxEntry, OutboxStatus
+from channels.propagation.drain import outbox_drain_channel, token_taker
 from channels.services import channel_create
-from channels.simulator import SimulatorClient
+from inventory_hub import ratelimit
 from ledger.services import sku_create, stock_receive
+from simulator import SimulatorClient
 
 from .support import statuses
 

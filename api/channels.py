@@ -1,0 +1,562 @@
+"""REST API for channels, allocation rules and listings. Thin: parse, call a service, render.
+
+Secrets are write-only: responses show at most the last four characters.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.http import HttpResponse
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels.drift import ACCEPT_CHANNEL, PUSH_HUB, drift_approve, drift_reject
+from channels.models import (
+    AllocationMode,
+    AllocationRule,
+    Channel,
+    ChannelKind,
+    Drift,
+    Listing,
+    OutboxEntry,
+)
+from channels.propagation.dlq import dlq_discard, dlq_retry
+from channels.selectors import (
+    channel_get,
+    channel_list,
+    dlq_entries,
+    drift_list,
+    listing_list,
+    outbox_entries,
+    sku_audit_trail,
+)
+from channels.services import (
+    allocation_rule_delete,
+    allocation_rule_set,
+    channel_create,
+    channel_update,
+    listing_map,
+    listings_export_csv,
+    listings_import_csv,
+)
+from inventory_hub.crypto import masked
+from inventory_hub.errors import NotFound
+from ledger.services import location_get, sku_get
+
+
+class AllocationSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=AllocationMode.choices, required=False)
+    share_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), max_value=Decimal(100), required=False
+    )
+    fixed_quantity = serializers.IntegerField(min_value=0, max_value=1_000_000_000, required=False)
+    buffer_units = serializers.IntegerField(min_value=0, max_value=1_000_000_000, required=False)
+    buffer_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), max_value=Decimal(100), required=False
+    )
+
+
+def rule_as_dict(rule: AllocationRule | None) -> dict | None:
+    if rule is None:
+        return None
+    return {
+        "mode": rule.mode,
+        "share_percent": str(rule.share_percent),
+        "fixed_quantity": rule.fixed_quantity,
+        "buffer_units": rule.buffer_units,
+        "buffer_percent": str(rule.buffer_percent),
+    }
+
+
+class ChannelOutputSerializer(serializers.ModelSerializer):
+    allocation = serializers.SerializerMethodField()
+    fulfilment_locations = serializers.SerializerMethodField()
+    capabilities = serializers.SerializerMethodField()
+    webhook_secret_hint = serializers.SerializerMethodField()
+    credentials_hint = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Channel
+        fields = [
+            "slug",
+            "kind",
+            "name",
+            "enabled",
+            "settings",
+            "allocation",
+            "fulfilment_locations",
+            "capabilities",
+            "webhook_url",
+            "webhook_secret_hint",
+            "credentials_hint",
+            "reconcile_interval_minutes",
+            "last_reconciled_at",
+        ]
+
+    def get_allocation(self, channel) -> dict | None:
+        return rule_as_dict(next((r for r in channel.rules.all() if r.sku_id is None), None))
+
+    def get_fulfilment_locations(self, channel) -> list[str]:
+        return [link.location.code for link in channel.channellocation_set.all()]
+
+    def get_capabilities(self, channel) -> dict:
+        return {
+            "batch_size": channel.batch_size,
+            "compare_and_set": channel.compare_and_set,
+            "rate_limit_per_second": channel.rate_limit_per_second,
+            "rate_limit_burst": channel.rate_limit_burst,
+        }
+
+    def get_webhook_secret_hint(self, channel) -> str:
+        return masked(channel.webhook_secret)
+
+    def get_credentials_hint(self, channel) -> dict:
+        return {key: masked(str(value)) for key, value in (channel.credentials or {}).items()}
+
+    def get_webhook_url(self, channel) -> str:
+        request = self.context.get("request")
+        path = f"/webhooks/{channel.slug}/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class ChannelInputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50)
+    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    name = serializers.CharField(max_length=100)
+    enabled = serializers.BooleanField(default=True)
+    webhook_secret = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", write_only=True
+    )
+    credentials = serializers.DictField(required=False, default=dict, write_only=True)
+    settings = serializers.DictField(required=False, default=dict)
+    allocation = AllocationSerializer(required=False)
+    fulfilment_locations = serializers.ListField(
+        child=serializers.SlugField(max_length=50), required=False, default=list
+    )
+
+
+def _locations(codes: list[str]):
+    return [location_get(code) for code in codes]
+
+
+class ChannelListApi(ListAPIView):
+    serializer_class = ChannelOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return channel_list()
+
+    @extend_schema(request=ChannelInputSerializer, responses={201: ChannelOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = ChannelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values["fulfilment_locations"] = _locations(values.get("fulfilment_locations", []))
+        channel = channel_create(**values, actor=request.user)
+        channel = channel_list().get(pk=channel.pk)
+        return Response(
+            ChannelOutputSerializer(channel, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ChannelDetailApi(APIView):
+    @extend_schema_serializer(component_name="ChannelUpdate")
+    class UpdateSerializer(ChannelInputSerializer):
+        slug = None
+        kind = None
+        name = serializers.CharField(max_length=100, required=False)
+        enabled = serializers.BooleanField(required=False)
+        webhook_secret = serializers.CharField(max_length=500, required=False, write_only=True)
+        credentials = serializers.DictField(required=False, write_only=True)
+        settings = serializers.DictField(required=False)
+        fulfilment_locations = serializers.ListField(
+            child=serializers.SlugField(max_length=50), required=False
+        )
+
+    @extend_schema(responses=ChannelOutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        channel = channel_list().get(pk=channel_get(slug).pk)
+        return Response(ChannelOutputSerializer(channel, context={"request": request}).data)
+
+    @extend_schema(request=UpdateSerializer, responses=ChannelOutputSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        channel = channel_get(slug)
+        data = self.UpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "fulfilment_locations" in changes:
+            changes["fulfilment_locations"] = _locations(changes["fulfilment_locations"])
+        channel_update(channel=channel, actor=request.user, **changes)
+        channel = channel_list().get(pk=channel.pk)
+        return Response(ChannelOutputSerializer(channel, context={"request": request}).data)
+
+
+class AllocationOverrideApi(APIView):
+    @extend_schema_serializer(component_name="AllocationOverride")
+    class InputSerializer(AllocationSerializer):
+        sku = serializers.CharField(max_length=100)
+
+    @extend_schema(responses=InputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        channel = channel_get(slug)
+        rules = AllocationRule.objects.filter(channel=channel, sku__isnull=False).select_related(
+            "sku"
+        )
+        return Response([{"sku": r.sku.code, **rule_as_dict(r)} for r in rules])
+
+    @extend_schema(request=InputSerializer, responses={201: InputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        channel = channel_get(slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        sku = sku_get(values.pop("sku"))
+        rule = allocation_rule_set(channel=channel, sku=sku, values=values, actor=request.user)
+        return Response({"sku": sku.code, **rule_as_dict(rule)}, status=status.HTTP_201_CREATED)
+
+
+class AllocationOverrideDetailApi(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, slug: str, sku: str) -> Response:
+        allocation_rule_delete(channel=channel_get(slug), sku=sku_get(sku), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ListingSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+
+    class Meta:
+        model = Listing
+        fields = [
+            "sku",
+            "external_id",
+            "external_parent_id",
+            "external_location_id",
+            "published",
+            "confirmed",
+            "confirmed_at",
+            "state",
+        ]
+
+
+class ListingListApi(ListAPIView):
+    @extend_schema_serializer(component_name="ListingMap")
+    class InputSerializer(serializers.Serializer):
+        sku = serializers.CharField(max_length=100)
+        external_id = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+        external_parent_id = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+        external_location_id = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+
+    serializer_class = ListingSerializer
+
+    def get_queryset(self):
+        return listing_list(channel=channel_get(self.kwargs["slug"]))
+
+    @extend_schema(request=InputSerializer, responses={201: ListingSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        channel = channel_get(slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        sku = sku_get(values.pop("sku"))
+        listing = listing_map(channel=channel, sku=sku, **values)
+        return Response(ListingSerializer(listing).data, status=status.HTTP_201_CREATED)
+
+
+class ListingImportApi(APIView):
+    """POST a CSV (`sku,channel,external_id,external_parent_id,external_location_id`) as
+    the body (text/csv), a multipart `file`, or JSON `{"csv": "..."}`."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_parsers(self):
+        from rest_framework.parsers import BaseParser
+
+        class CsvParser(BaseParser):
+            media_type = "text/csv"
+
+            def parse(self, stream, media_type=None, parser_context=None):
+                return {"csv": stream.read().decode("utf-8-sig")}
+
+        return [*super().get_parsers(), CsvParser()]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        text = request.data.get("csv")
+        upload = request.data.get("file")
+        if upload is not None and hasattr(upload, "read"):
+            text = upload.read().decode("utf-8-sig")
+        if not text:
+            raise serializers.ValidationError({"file": "Send the CSV as text/csv, a file, or csv."})
+        report = listings_import_csv(text=text)
+        return Response(report.as_dict())
+
+
+class ListingExportApi(APIView):
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(listings_export_csv(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="listings.csv"'
+        return response
+
+
+# --- the dead-letter queue --------------------------------------------------------------
+
+
+class DlqEntrySerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.slug")
+    sku = serializers.CharField(source="listing.sku.code")
+    error = serializers.CharField(source="last_error")
+    payload = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutboxEntry
+        fields = [
+            "id",
+            "channel",
+            "sku",
+            "quantity",
+            "payload",
+            "attempts",
+            "error",
+            "status",
+            "updated_at",
+        ]
+
+    def get_payload(self, entry) -> dict:
+        return {
+            "sku": entry.listing.sku.code,
+            "quantity": entry.quantity,
+            "target_version": entry.target_version,
+        }
+
+
+class DlqListApi(ListAPIView):
+    serializer_class = DlqEntrySerializer
+
+    def get_queryset(self):
+        return dlq_entries(channel=self.request.query_params.get("channel"))
+
+
+def _dead_entry(pk: int) -> OutboxEntry:
+    entry = dlq_entries().filter(pk=pk).first()
+    if entry is None:
+        raise NotFound(f"No dead-letter entry {pk}.", entry_id=pk)
+    return entry
+
+
+class DlqActionSchema(AutoSchema):
+    """One view class serves retry and discard (`as_view(action=...)`): name each
+    operation after its action so the OpenAPI operation ids stay unique."""
+
+    def get_operation_id(self) -> str:
+        scope = "bulk_" if "pk" not in self.path_regex and "{id}" not in self.path else ""
+        return f"dlq_{scope}{self.view.action}"
+
+
+class DlqEntryActionApi(APIView):
+    action: str = "retry"
+    schema = DlqActionSchema()
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        entry = _dead_entry(pk)
+        service = dlq_retry if self.action == "retry" else dlq_discard
+        count = service(entries=[entry], actor=request.user)
+        return Response({"action": self.action, "count": count, "ids": [pk]})
+
+
+class DlqBulkActionApi(APIView):
+    action: str = "retry"
+    schema = DlqActionSchema()
+
+    @extend_schema_serializer(component_name="DlqBulkAction")
+    class InputSerializer(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+        channel = serializers.SlugField(required=False)
+
+        def validate(self, attrs):
+            if not attrs.get("ids") and not attrs.get("channel"):
+                raise serializers.ValidationError({"ids": "Send ids or channel."})
+            return attrs
+
+    @extend_schema(request=InputSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entries = dlq_entries()
+        if data.validated_data.get("channel"):
+            channel_get(data.validated_data["channel"])
+            entries = entries.filter(channel__slug=data.validated_data["channel"])
+        if data.validated_data.get("ids"):
+            entries = entries.filter(pk__in=data.validated_data["ids"])
+        entries = list(entries)
+        service = dlq_retry if self.action == "retry" else dlq_discard
+        count = service(entries=entries, actor=request.user)
+        return Response({"action": self.action, "count": count, "ids": [e.pk for e in entries]})
+
+
+# --- drift and audit --------------------------------------------------------------------
+
+
+class DriftSerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.slug")
+    sku = serializers.CharField(source="sku.code")
+    delta = serializers.IntegerField()
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+
+    class Meta:
+        model = Drift
+        fields = [
+            "id",
+            "channel",
+            "sku",
+            "hub_quantity",
+            "channel_quantity",
+            "delta",
+            "source",
+            "severity",
+            "confidence",
+            "reasoning",
+            "status",
+            "detected_at",
+            "decided_at",
+            "decided_by",
+            "decision_note",
+        ]
+
+
+class DriftListApi(ListAPIView):
+    serializer_class = DriftSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return drift_list(
+            status=params.get("status", ""),
+            severity=params.get("severity", ""),
+            channel=params.get("channel", ""),
+            sku=params.get("sku", ""),
+        )
+
+
+def _drift(pk: int) -> Drift:
+    drift = Drift.objects.filter(pk=pk).first()
+    if drift is None:
+        raise NotFound(f"No drift record {pk}.", drift_id=pk)
+    return drift
+
+
+class DriftDecisionApi(APIView):
+    """A person's decision on one drift record: parse, decide (a service), render."""
+
+    @extend_schema_serializer(component_name="DriftReject")
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    @staticmethod
+    def decide(**values) -> Drift:
+        return drift_reject(**values)
+
+    def post(self, request: Request, pk: int) -> Response:
+        drift = _drift(pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        drift = self.decide(drift=drift, actor=request.user, **data.validated_data)
+        return Response(DriftSerializer(drift).data)
+
+
+@extend_schema_view(
+    post=extend_schema(request=DriftDecisionApi.InputSerializer, responses=DriftSerializer)
+)
+class DriftRejectApi(DriftDecisionApi):
+    pass
+
+
+@extend_schema_serializer(component_name="DriftApprove")
+class DriftApproveSerializer(DriftDecisionApi.InputSerializer):
+    action = serializers.ChoiceField(choices=[PUSH_HUB, ACCEPT_CHANNEL])
+
+
+@extend_schema_view(post=extend_schema(request=DriftApproveSerializer, responses=DriftSerializer))
+class DriftApproveApi(DriftDecisionApi):
+    InputSerializer = DriftApproveSerializer
+
+    @staticmethod
+    def decide(**values) -> Drift:
+        return drift_approve(**values)
+
+
+class AuditApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("sku", str, required=True), OpenApiParameter("limit", int)],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        code = request.query_params.get("sku", "").strip()
+        if not code:
+            raise serializers.ValidationError({"sku": "Name the SKU: /api/v1/audit/?sku=CODE"})
+        try:
+            limit = min(max(int(request.query_params.get("limit", 500)), 1), 5000)
+        except ValueError:
+            raise serializers.ValidationError({"limit": "A whole number."}) from None
+        sku = sku_get(code)
+        return Response({"sku": sku.code, "results": sku_audit_trail(sku=sku, limit=limit)})
+
+
+class OutboxListApi(ListAPIView):
+    """What the hub still owes the channels: pending and in-flight pushes by default
+    (`?status=` any outbox status, `?channel=`, `?sku=`)."""
+
+    class OutputSerializer(DlqEntrySerializer):
+        class Meta(DlqEntrySerializer.Meta):
+            fields = [
+                "id",
+                "channel",
+                "sku",
+                "quantity",
+                "status",
+                "priority",
+                "attempts",
+                "next_attempt_at",
+                "error",
+                "updated_at",
+            ]
+
+    serializer_class = OutputSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("channel", str),
+            OpenApiParameter("sku", str),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        statuses = [params["status"]] if params.get("status") else None
+        return outbox_entries(
+            statuses=statuses, channel=params.get("channel", ""), sku=params.get("sku", "")
+        )

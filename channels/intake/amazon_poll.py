@@ -1,0 +1,81 @@
+"""Amazon has no HTTP webhook: notifications land in the seller's SQS queue and a beat
+task long-polls it into the same inbox as every other channel.
+
+A message is deleted from SQS only after its inbox row has committed, so a crash
+between the two re-delivers it, and the inbox's UNIQUE dedupe key
+(NotificationMetadata.NotificationId) makes the re-delivery a no-op. A message that
+cannot be parsed is left in the queue for SQS's own redrive policy (its dead-letter
+queue), never deleted silently.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import boto3
+from botocore.config import Config
+
+from inventory_hub.metrics import WEBHOOKS
+
+from ..models import Channel, ChannelKind
+from ..webhooks.parse import parse_events
+from ..webhooks.verify import WebhookRejected, parse_amazon_notification
+from .inbox import inbox_accept
+
+logger = logging.getLogger(__name__)
+
+
+def _sqs_client(channel: Channel):
+    settings, credentials = channel.settings or {}, channel.credentials or {}
+    return boto3.client(
+        "sqs",
+        endpoint_url=settings.get("sqs_endpoint_url") or None,
+        region_name=settings.get("sqs_region", "us-east-1"),
+        aws_access_key_id=credentials.get("aws_access_key_id", "hub"),
+        aws_secret_access_key=credentials.get("aws_secret_access_key", "hub"),
+        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2}),
+    )
+
+
+def amazon_poll_channel(*, channel: Channel, wait_seconds: int = 10, rounds: int = 5) -> int:
+    """Receive up to `rounds` batches of notifications; returns how many were stored."""
+    queue_url = (channel.settings or {}).get("sqs_queue_url")
+    if not queue_url:
+        logger.warning("amazon channel %s has no settings.sqs_queue_url; not polling", channel.slug)
+        return 0
+    client = _sqs_client(channel)
+    stored = 0
+    for _ in range(rounds):
+        answer = client.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            body = message["Body"]
+            try:
+                delivery = parse_amazon_notification(body)
+                parse_events(channel.kind, delivery.topic, delivery.payload)
+                _, created = inbox_accept(channel=channel, delivery=delivery, body=body.encode())
+            except WebhookRejected as exc:
+                WEBHOOKS.labels(channel=channel.slug, outcome="400").inc()
+                logger.error("amazon %s: unusable notification left in SQS: %s", channel.slug, exc)
+                continue
+            WEBHOOKS.labels(
+                channel=channel.slug, outcome="accepted" if created else "duplicate"
+            ).inc()
+            client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            stored += int(created)
+        wait_seconds = 0  # drain what is there, but long-poll only once per run
+    return stored
+
+
+def amazon_poll_all() -> int:
+    total = 0
+    for channel in Channel.objects.filter(kind=ChannelKind.AMAZON, enabled=True):
+        try:
+            total += amazon_poll_channel(channel=channel, wait_seconds=1)
+        except Exception:  # noqa: BLE001 - one channel's failure must not stop the others
+            logger.exception("polling amazon channel %s failed", channel.slug)
+    return total

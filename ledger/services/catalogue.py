@@ -1,0 +1,122 @@
+"""The catalogue: SKUs and locations, and the lookups every other service starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from .. import hooks
+from ..errors import InvalidOperation, LocationNotFound, SkuNotFound
+from ..models import Location, Sku, normalize_sku_code
+
+# Codes whose page would be another page: the addresses that sit beside /skus/<code>/.
+RESERVED_SKU_CODES = {
+    "new": "the dashboard's new-SKU form",
+    "bulk": "the API's bulk SKU creation",
+}
+
+# --- lookups -----------------------------------------------------------------------------
+
+
+def sku_get(code: str) -> Sku:
+    try:
+        return Sku.objects.get(code_key=normalize_sku_code(code))
+    except Sku.DoesNotExist:
+        raise SkuNotFound(f"No SKU with code {code.strip()!r}.", sku=code) from None
+
+
+def skus_by_code(codes: Sequence[str]) -> dict[str, Sku]:
+    """code as given -> Sku, in one query; SkuNotFound names the first unknown code."""
+    keys = {code: normalize_sku_code(code) for code in codes}
+    found = {sku.code_key: sku for sku in Sku.objects.filter(code_key__in=set(keys.values()))}
+    missing = [code for code, key in keys.items() if key not in found]
+    if missing:
+        raise SkuNotFound(
+            f"No SKU with code {missing[0].strip()!r}"
+            + (f" (and {len(missing) - 1} more)." if len(missing) > 1 else "."),
+            sku=missing[0],
+            missing=missing[:20],
+        )
+    return {code: found[key] for code, key in keys.items()}
+
+
+def location_get(code: str | None) -> Location:
+    if code is None:
+        return location_default()
+    try:
+        return Location.objects.get(code=code)
+    except Location.DoesNotExist:
+        raise LocationNotFound(f"No location with code {code!r}.", location=code) from None
+
+
+def location_default() -> Location:
+    """The default location; recreated if someone removed it (a migration makes it)."""
+    location = Location.objects.filter(is_default=True).first()
+    if location is None:
+        location, _ = Location.objects.get_or_create(
+            is_default=True, defaults={"code": "main", "name": "Main warehouse", "priority": 0}
+        )
+    return location
+
+
+# --- catalogue ---------------------------------------------------------------------------
+
+
+def sku_create(
+    *, code: str, title: str = "", barcode: str = "", attributes: dict | None = None
+) -> Sku:
+    return skus_create(
+        items=[{"code": code, "title": title, "barcode": barcode, "attributes": attributes}]
+    )[0]
+
+
+def skus_create(*, items: Sequence[dict]) -> list[Sku]:
+    """Create SKUs (a catalogue import is one call) and list them on every channel, in
+    one transaction: all or nothing. Codes match trimmed and case-insensitively."""
+    skus = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        code = str(item.get("code") or "").strip()
+        if not code:
+            raise InvalidOperation("A SKU code cannot be blank.", field="code", index=index)
+        if code in RESERVED_SKU_CODES:
+            raise InvalidOperation(
+                f"{code!r} cannot be a SKU code: /skus/{code}/ is the address of "
+                f"{RESERVED_SKU_CODES[code]}. Use another spelling, for example "
+                f"{code.upper()!r}.",
+                field="code",
+                index=index,
+            )
+        key = normalize_sku_code(code)
+        if key in seen:
+            raise InvalidOperation(f"SKU {code!r} appears twice.", field="code", index=index)
+        seen.add(key)
+        skus.append(
+            Sku(
+                code=code,
+                code_key=key,
+                title=item.get("title") or "",
+                barcode=item.get("barcode") or "",
+                attributes=item.get("attributes") or {},
+            )
+        )
+    taken = set(Sku.objects.filter(code_key__in=seen).values_list("code_key", flat=True))
+    existing = [sku.code for sku in skus if sku.code_key in taken][:5]
+    if existing:
+        raise InvalidOperation(
+            f"A SKU with code {existing[0]!r} already exists (codes match case-insensitively).",
+            field="code",
+            existing=existing,
+        )
+    with transaction.atomic():
+        Sku.objects.bulk_create(skus, batch_size=1000)
+        # The channels list the new SKUs (matched by code) in the same transaction.
+        hooks.skus_created(skus)
+    return skus
+
+
+def location_create(*, code: str, name: str, priority: int = 100) -> Location:
+    if Location.objects.filter(code=code).exists():
+        raise InvalidOperation(f"A location with code {code!r} already exists.", field="code")
+    return Location.objects.create(code=code, name=name, priority=priority)
