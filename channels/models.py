@@ -24,8 +24,8 @@ class ChannelKind(models.TextChoices):
 
 
 def kind_defaults(kind: str) -> dict:
-    """Capabilities a channel of this kind starts with: its adapter's (the limits each adapter module documents).
-    A channel may lower them in its settings."""
+    """Capabilities a channel of this kind starts with: its adapter's (the limits each
+    adapter module documents). A channel may lower them in its settings."""
     from .adapters.base import adapter_class
 
     adapter = adapter_class(kind)
