@@ -1,5 +1,7 @@
-"""Benchmarks that print a ratio against a baseline measured in the same run.
+"""Benchmarks that print their figures as one JSON object, against baselines measured in
+the same run.
 
-Run each as a module (`python -m bench.ledger`, `python -m bench.fanout`) under
-`scripts/services.py run --`, or all of them with `make bench`. See bench/README.md.
+Run each as a module (`python -m bench.ledger`, `bench.fanout`, `bench.ingest`,
+`bench.propagation`) under `scripts/services.py run --`, or all of them with `make bench`.
+What they share lives in bench/harness/; see bench/README.md.
 """

@@ -13,7 +13,8 @@ with channels  5 `sandbox` channels are created first (`channels.services.channe
                recomputes 5 published quantities, upserts 5 pending outbox rows
                (coalesced: one pending row per listing) and, on commit, publishes 5
                `drain_outbox` tasks to Redis. No worker runs: the tasks go to a private
-               queue (see bench/common.py); the publish is measured as production pays it.
+               queue (see bench/harness/inprocess.py); the publish is measured as
+               production pays it.
 no channels    `--skus` other SKUs saved as bare model rows, on no channel (no listing).
                For the service this is exactly a hub without channels: it looks the
                SKU's listings up, finds none and writes no outbox row (the same 8
@@ -32,14 +33,15 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from bench import common
+from bench.harness import inprocess
+from bench.harness.report import BenchError, log
 
 TARGET_RATIO = 0.6
 SANDBOX_URL = "http://127.0.0.1:9"  # the discard port: a push would fail fast, none is made
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser(
+    parser = inprocess.base_parser(
         __doc__.splitlines()[0], seconds=10.0, threads=1, warmup=0.5, rounds=5
     )
     parser.add_argument("--skus", type=int, default=20, help="SKUs per side (default 20)")
@@ -70,7 +72,7 @@ def create_unlisted_skus(prefix: str, count: int) -> list[Any]:
         sku.save()
         skus.append(sku)
     if Listing.objects.filter(sku__in=skus).exists():
-        raise common.BenchError("the no-channel SKUs were listed on a channel")
+        raise BenchError("the no-channel SKUs were listed on a channel")
     return skus
 
 
@@ -107,15 +109,14 @@ def statements_per_receipt(sku: Any) -> list[str]:
 
 
 def log_statements(label: str, statements: list[str]) -> None:
-    common.log(f"one receipt {label} = {len(statements)} SQL statements:")
+    log(f"one receipt {label} = {len(statements)} SQL statements:")
     for sql in statements:
-        common.log(f"  {sql[:220]}")
+        log(f"  {sql[:220]}")
 
 
 def run(args: argparse.Namespace) -> dict:
     from channels.models import ChannelKind, OutboxEntry, OutboxStatus
     from channels.services import channel_create
-    from ledger.selectors import ledger_mismatches
 
     for index in range(args.channels):
         channel_create(
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> dict:
     fanout_skus = create_listed_skus("FANOUT", args.skus)
     plain_skus = create_unlisted_skus("PLAIN", args.skus)
 
-    comparison = common.alternate(
+    comparison = inprocess.alternate(
         args,
         baseline=("no_channels", lambda label: receive_side(plain_skus, label)),
         subject=("with_channels", lambda label: receive_side(fanout_skus, label)),
@@ -144,34 +145,22 @@ def run(args: argparse.Namespace) -> dict:
         (f"stock_receive with {args.channels} channels", fanout_skus),
     ):
         setup, step, _ = receive_side(skus, "diagnose")
-        common.diagnose(args, label, setup, step)
+        inprocess.diagnose(args, label, setup, step)
 
-    mismatches = ledger_mismatches()
-    for mismatch in mismatches[:10]:
-        common.log(f"ledger mismatch: {mismatch}")
-    result_ratio, errors = comparison.ratio, comparison.errors
     return {
         "benchmark": "outbox_fanout",
         "channels": args.channels,
-        "threads": args.threads,
-        "seconds": args.seconds,
         "with_channels_per_s": round(fanned.per_s, 1),
         "no_channels_per_s": round(plain.per_s, 1),
-        "ratio": result_ratio,
-        "target_ratio": TARGET_RATIO,
-        "pass": result_ratio >= TARGET_RATIO and not errors and not mismatches,
+        **inprocess.comparison_report(args, comparison, target_ratio=TARGET_RATIO),
         "pending_outbox_rows": pending,
-        "ledger_ok": not mismatches,
         "skus": args.skus,
-        "round_ratios": comparison.round_ratios,
-        "order": comparison.order,
         "statements_per_op": {
             "no_channels": len(plain_statements),
             "with_channels": len(fanout_statements),
         },
-        "errors": errors,
     }
 
 
 if __name__ == "__main__":
-    common.main("outbox_fanout", build_parser(), run, needs_redis=True)
+    inprocess.main("outbox_fanout", build_parser(), run, needs_redis=True)

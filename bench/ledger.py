@@ -28,7 +28,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import common
+from bench.harness import inprocess
+from bench.harness.databases import psycopg_connect
+from bench.harness.report import log
 
 TARGET_RATIO = 0.25
 STOCK_PER_SKU = 100_000_000
@@ -64,7 +66,7 @@ RAW_SQL = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser(
+    parser = inprocess.base_parser(
         __doc__.splitlines()[0], seconds=10.0, threads=8, warmup=0.5, rounds=5
     )
     parser.add_argument("--skus", type=int, default=8, help="SKUs reserved from (default 8)")
@@ -129,7 +131,7 @@ def service_side(targets: list[Target], label: str):
 def raw_side(targets: list[Target], label: str):
     def setup(index: int) -> Worker:
         worker = Worker(rng=random.Random(f"{label}-{index}"), prefix=f"{label}-{index}-")
-        worker.conn = common.psycopg_connect()
+        worker.conn = psycopg_connect()
         return worker
 
     def step(worker: Worker) -> None:
@@ -198,10 +200,8 @@ def service_queries(targets: list[Target]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from ledger.selectors import ledger_mismatches
-
     targets = prepare(args.skus)
-    comparison = common.alternate(
+    comparison = inprocess.alternate(
         args,
         baseline=("raw_sql", lambda label: raw_side(targets, label)),
         subject=("service", lambda label: service_side(targets, label)),
@@ -209,34 +209,22 @@ def run(args: argparse.Namespace) -> dict:
     raw, service = comparison.baseline, comparison.subject
 
     queries = service_queries(targets)
-    common.log(f"one service reservation = {len(queries)} SQL statements:")
+    log(f"one service reservation = {len(queries)} SQL statements:")
     for sql in queries:
-        common.log(f"  {sql[:220]}")
+        log(f"  {sql[:220]}")
     setup, step, _ = service_side(targets, "diagnose")
-    common.diagnose(args, "stock_reserve", setup, step)
+    inprocess.diagnose(args, "stock_reserve", setup, step)
 
-    mismatches = ledger_mismatches()
-    for mismatch in mismatches[:10]:
-        common.log(f"ledger mismatch: {mismatch}")
-    result_ratio, errors = comparison.ratio, comparison.errors
     return {
         "benchmark": "ledger_reservations",
-        "threads": args.threads,
-        "seconds": args.seconds,
         "service_per_s": round(service.per_s, 1),
         "raw_sql_per_s": round(raw.per_s, 1),
-        "ratio": result_ratio,
-        "target_ratio": TARGET_RATIO,
-        "pass": result_ratio >= TARGET_RATIO and not errors and not mismatches,
-        "ledger_ok": not mismatches,
+        **inprocess.comparison_report(args, comparison, target_ratio=TARGET_RATIO),
         "skus": args.skus,
-        "round_ratios": comparison.round_ratios,
-        "order": comparison.order,
         "service_statements_per_op": len(queries),
         "raw_sql_statements_per_op": len(RAW_SQL),
-        "errors": errors,
     }
 
 
 if __name__ == "__main__":
-    common.main("ledger_reservations", build_parser(), run)
+    inprocess.main("ledger_reservations", build_parser(), run)

@@ -55,16 +55,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import math
 import os
 import random
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -75,18 +70,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from bench import common
+from bench.harness import cpu, report
+from bench.harness.databases import (
+    Databases,
+    migrate,
+    require_postgres_url,
+    require_redis_url,
+    setup_django,
+    use_database,
+)
+from bench.harness.processes import Processes
+from bench.harness.queues import SERVER_QUEUES, PublishCounter, QueueSampler, dedicated_redis_db
+from bench.harness.report import BenchError, log, quiet_http_clients
+from bench.harness.stack import Hub, Simulator, WorkerSpec, stats_delta
+from bench.harness.stats import summary
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 1000.0
 TARGET_P99_MS = 2000.0
 TARGET_BULK_SECONDS = 60.0
 LATENCY_STOCK = 100_000
-SERVER_QUEUES = ("intake", "propagate", "reconcile", "default")
 SHOPIFY_STANDARD_POINTS = 100.0  # the simulator's default Shopify bucket: the Standard plan
-TASK_LINE = re.compile(r"Task (channels\.tasks\.\w+)\[[^\]]+\] succeeded in ([\d.e-]+)s: (.*)$")
 
 
 BULK_CHUNK = 250
@@ -175,47 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --- small helpers ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest rank; None when the rank falls on an infinite (never confirmed) value."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    value = ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-    return None if math.isinf(value) else round(value, 1)
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    finite = [v for v in values if not math.isinf(v)]
-    return {
-        "n": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
-        "max": round(max(finite), 1) if finite else None,
-        "never": len(values) - len(finite),
-    }
-
-
 def seconds_between(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds()
-
-
-def quiet_clients() -> None:
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # --- documented limits --------------------------------------------------------------------
@@ -258,448 +224,36 @@ def min_seconds_under_limits(kind: str, n: int, *, mapped: bool) -> float:
     raise ValueError(kind)
 
 
-# --- subprocesses -------------------------------------------------------------------------
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-
-def cpu_seconds(procs: Processes) -> dict[str, float]:
-    """CPU seconds (user + system, reaped children included) used so far by each
-    subprocess group (a gunicorn or Celery main process with its children), PostgreSQL's
-    and Redis's processes, and this process: where the machine's cores went. Linux /proc
-    only; empty elsewhere."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    groups = {proc.popen.pid: proc.name for proc in procs.procs if proc.popen.poll() is None}
-    used: Counter[str] = Counter()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        # Its own time and that of its children it has reaped: a PostgreSQL backend or
-        # a worker child that exited is counted in its parent, not lost.
-        seconds = sum(int(value) for value in fields[11:15]) / tick
-        group = int(fields[2])
-        if group in groups:
-            used[re.sub(r"^(latency|bulk)\S* ", "", groups[group])] += seconds
-        elif comm in ("postgres", "redis-server"):
-            used[comm] += seconds
-    me = os.times()
-    used["bench client"] += me.user + me.system
-    return {name: round(value, 1) for name, value in sorted(used.items())}
-
-
-def cpu_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
-    return {
-        k: round(v - before.get(k, 0.0), 1) for k, v in after.items() if v - before.get(k, 0.0) > 0
-    }
-
-
-class Processes:
-    """Subprocesses in sessions of their own; stop() ends each whole process group."""
-
-    def __init__(self) -> None:
-        self.procs: list[Proc] = []
-
-    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> Proc:
-        with open(log, "ab") as out:
-            popen = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                start_new_session=True,
-            )  # fmt: skip
-        proc = Proc(name, popen, log)
-        self.procs.append(proc)
-        common.log(f"started {name} (pid {popen.pid}), log {log}")
-        return proc
-
-    def check(self) -> None:
-        for proc in self.procs:
-            if proc.popen.poll() is not None:
-                raise common.BenchError(
-                    f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log)}"
-                )
-
-    def stop(self, procs: list[Proc] | None = None, timeout: float = 20.0) -> None:
-        targets = list(self.procs if procs is None else procs)
-        for proc in targets:
-            # The main process only: it stops its children itself (a warm shutdown).
-            with contextlib.suppress(ProcessLookupError):
-                proc.popen.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in targets:
-            try:
-                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                common.log(f"{proc.name} did not stop in {timeout:g}s: killing its group")
-                self._signal(proc, signal.SIGKILL)
-                proc.popen.wait()
-            # Children (gunicorn workers, Celery pool processes) share the group.
-            self._signal(proc, signal.SIGKILL)
-        self.procs = [p for p in self.procs if p not in targets]
-
-    @staticmethod
-    def _signal(proc: Proc, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.popen.pid, sig)
-
-
-def wait_for(what: str, check, procs: Processes, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        procs.check()
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        if time.monotonic() > deadline:
-            raise common.BenchError(f"{what} did not come up within {timeout:g}s")
-        time.sleep(0.2)
-
-
-# --- databases and Redis ------------------------------------------------------------------
-
-
-class Databases:
-    """Throwaway databases created through the server named in DATABASE_URL (which itself
-    is only used to run CREATE/DROP DATABASE)."""
-
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
-        self.created: list[str] = []
-
-    def url(self, name: str) -> str:
-        return urlsplit(self.admin_url)._replace(path=f"/{name}").geturl()
-
-    def _execute(self, statement) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(statement)
-
-    def create(self, name: str, template: str | None = None) -> str:
-        from psycopg import sql
-
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        self._execute(statement)
-        self.created.append(name)
-        return self.url(name)
-
-    def drop_all(self) -> None:
-        from psycopg import sql
-
-        for name in reversed(self.created):
-            try:
-                self._execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-                common.log(f"dropped database {name}")
-            except Exception as exc:  # noqa: BLE001 - cleanup goes on
-                common.log(f"could not drop database {name}: {exc}")
-        self.created.clear()
-
-
-def redis_client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-
-
-def queue_lengths(client) -> dict[str, int]:
-    return {queue: int(client.llen(queue)) for queue in SERVER_QUEUES}
-
-
-class QueueSampler:
-    """LLEN of the Celery queues every 0.5 s while a scenario runs."""
-
-    def __init__(self, url: str) -> None:
-        self.client = redis_client(url)
-        self.samples: list[tuple[float, dict[str, int]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="queue-sampler", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            with contextlib.suppress(Exception):
-                self.samples.append((time.monotonic(), queue_lengths(self.client)))
-
-    def __enter__(self) -> QueueSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.client.close()
-
-    def report(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for queue in ("intake", "propagate"):
-            values = [sample[queue] for _, sample in self.samples]
-            if values:
-                out[queue] = {"max": max(values), "mean": round(sum(values) / len(values), 1)}
-        return out
-
-
-# --- the simulator's control API ----------------------------------------------------------
-
-
-class Simulator:
-    def __init__(self, url: str) -> None:
-        import httpx
-
-        self.url = url
-        self.client = httpx.Client(base_url=url, timeout=60)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.client.request(method, path, **kwargs)
-        if response.status_code >= 300:
-            raise common.BenchError(
-                f"simulator {method} {path}: HTTP {response.status_code} {response.text[:300]}"
-            )
-        return response.json()
-
-    def create_store(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", "/_control/stores", json=spec)
-
-    def set_latency(self, store: str, latency_ms: float) -> None:
-        self.call("POST", "/_control/faults", json={"store": store, "latency_ms": latency_ms})
-
-    def levels(self, store: str) -> dict[str, int]:
-        return self.call("GET", f"/_control/stores/{store}/levels")
-
-    def stats(self) -> dict[str, Any]:
-        return self.call("GET", "/_control/stats")
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def store_stats(sim: Simulator, stores: list[str]) -> dict[str, dict[str, int]]:
-    all_stats = sim.stats()["stores"]
-    return {name: all_stats.get(name, {}) for name in stores}
-
-
-def stats_delta(after: dict, before: dict) -> dict[str, dict[str, int]]:
-    return {
-        store: {
-            key: value - before.get(store, {}).get(key, 0)
-            for key, value in numbers.items()
-            if isinstance(value, int)
-        }
-        for store, numbers in after.items()
-    }
-
-
-# --- the hub ------------------------------------------------------------------------------
-
-
-class Hub:
-    """gunicorn, the Celery workers and beat against one database."""
-
-    def __init__(
-        self, args: argparse.Namespace, procs: Processes, tmp: Path, label: str, db_url: str,
-        redis_url: str,
-    ) -> None:  # fmt: skip
-        self.args, self.procs, self.tmp, self.label = args, procs, tmp, label
-        self.db_url, self.redis_url = db_url, redis_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.started: list[Proc] = []
-        self.marks: dict[Path, int] = {}
-
-    def env(self, log_level: str) -> dict[str, str]:
-        from django.conf import settings
-
-        env = dict(os.environ)
-        for key in ("CELERY_BROKER_URL", "CELERY_BROKER_WRITE_URL", "PROMETHEUS_MULTIPROC_DIR"):
-            env.pop(key, None)
-        var = self.tmp / "var"
-        var.mkdir(exist_ok=True)
-        env.update(
-            DJANGO_SETTINGS_MODULE=common.SETTINGS_MODULE,
-            DATABASE_URL=self.db_url,
-            REDIS_URL=self.redis_url,
-            DEBUG="0",
-            SECURE_SSL_REDIRECT="0",
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            CELERY_TASK_ALWAYS_EAGER="0",
-            # Channel secrets are encrypted with this key: every process must hold it.
-            SECRET_KEY=settings.SECRET_KEY,
-            FIELD_ENCRYPTION_KEY=settings.FIELD_ENCRYPTION_KEY,
-            INVENTORY_HUB_VAR_DIR=str(var),
-            LOG_LEVEL=log_level,
-            PYTHONUNBUFFERED="1",
-        )
-        return env
-
-    def log(self, name: str) -> Path:
-        return self.tmp / f"{self.label}-{name}.log"
-
-    def start(self) -> None:
-        import httpx
-
-        py = sys.executable
-        self.started.append(
-            self.procs.start(
-                f"{self.label} gunicorn",
-                [
-                    py, "-m", "gunicorn", "inventory_hub.wsgi",
-                    "--workers", str(self.args.server_workers),
-                    "--threads", str(self.args.server_threads),
-                    "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
-                ],
-                self.env("WARNING"),
-                self.log("gunicorn"),
-            )
-        )  # fmt: skip
-        for index, (queues, pool, concurrency) in enumerate(self.worker_layout()):
-            self.started.append(
-                self.procs.start(
-                    f"{self.label} worker {index}",
-                    [
-                        py, "-m", "celery", "-A", "inventory_hub", "worker",
-                        "-Q", queues, "--pool", pool, "--concurrency", str(concurrency),
-                        "-n", f"bench{index}-{os.getpid()}@%h", "--loglevel", "INFO",
-                    ],
-                    self.env("INFO"),
-                    self.log(f"worker-{index}"),
-                )
-            )  # fmt: skip
-        self.started.append(
-            self.procs.start(
-                f"{self.label} beat",
-                [
-                    py, "-m", "celery", "-A", "inventory_hub", "beat", "--loglevel", "INFO",
-                    "--schedule", str(self.tmp / f"{self.label}-celerybeat-schedule"),
-                ],
-                self.env("INFO"),
-                self.log("beat"),
-            )
-        )  # fmt: skip
-        wait_for("gunicorn", lambda: httpx.get(f"{self.url}/healthz", timeout=5), self.procs)
-        for index in range(self.worker_count):
-            log = self.log(f"worker-{index}")
-            wait_for(f"worker {index}", lambda log=log: " ready." in log.read_text(), self.procs)
-        common.log(f"{self.label}: hub up at {self.url}")
-
-    def worker_layout(self) -> list[tuple[str, str, int]]:
-        """(queues, pool, concurrency) per worker: the Procfile's two, or shared ones."""
-        if self.args.shared_workers:
-            return [(",".join(SERVER_QUEUES), "prefork", 4)] * self.args.shared_workers
-        return [
-            ("intake", "prefork", self.args.intake_concurrency),
-            (
-                "propagate,reconcile,default",
-                self.args.propagate_pool,
-                self.args.propagate_concurrency,
+# --- the stack ----------------------------------------------------------------------------
+
+
+def make_hub(
+    args: argparse.Namespace, procs: Processes, tmp: Path, label: str, db_url: str,
+    redis_url: str,
+) -> Hub:  # fmt: skip
+    """The Procfile's two workers (intake, propagate), or --shared-workers prefork ones."""
+    if args.shared_workers:
+        workers = [WorkerSpec(",".join(SERVER_QUEUES), "prefork", 4)] * args.shared_workers
+    else:
+        workers = [
+            WorkerSpec("intake", "prefork", args.intake_concurrency),
+            WorkerSpec(
+                "propagate,reconcile,default", args.propagate_pool, args.propagate_concurrency
             ),
         ]
-
-    @property
-    def worker_count(self) -> int:
-        return len(self.worker_layout())
-
-    def stop(self) -> None:
-        self.procs.stop(self.started)
-        self.started = []
-
-    def mark(self) -> None:
-        """task_stats() counts what the workers log after this point."""
-        for index in range(self.worker_count):
-            path = self.log(f"worker-{index}")
-            self.marks[path] = path.stat().st_size
-
-    def task_stats(self) -> dict[str, Any]:
-        """From the workers' INFO logs since mark(): tasks run, durations, empty drains."""
-        durations: dict[str, list[float]] = defaultdict(list)
-        empty_drains = 0
-        outcomes: Counter[str] = Counter()
-        batch_sizes: list[int] = []
-        for index in range(self.worker_count):
-            path = self.log(f"worker-{index}")
-            with open(path, "rb") as log:
-                log.seek(self.marks.get(path, 0))
-                text = log.read().decode(errors="replace")
-            for line in text.splitlines():
-                match = TASK_LINE.search(line)
-                if not match:
-                    continue
-                name = match.group(1).rsplit(".", 1)[-1]
-                durations[name].append(float(match.group(2)) * 1000)
-                if name == "drain_outbox" and match.group(3).strip() == "0":
-                    empty_drains += 1
-                if name == "process_event":
-                    outcomes[match.group(3).strip()] += 1
-                if name == "process_inbox" and match.group(3).strip().isdigit():
-                    batch_sizes.append(int(match.group(3).strip()))
-        out: dict[str, Any] = {}
-        for name, values in sorted(durations.items()):
-            out[name] = {
-                "count": len(values),
-                "mean_ms": round(sum(values) / len(values), 1),
-                "p50_ms": percentile(values, 50),
-                "p95_ms": percentile(values, 95),
-                "busy_s": round(sum(values) / 1000, 1),
-            }
-        if "drain_outbox" in out:
-            out["drain_outbox"]["handled_nothing"] = empty_drains
-        if "process_event" in out:
-            out["process_event"]["results"] = dict(outcomes)
-        if "process_inbox" in out and batch_sizes:
-            out["process_inbox"]["deliveries"] = sum(batch_sizes)
-            out["process_inbox"]["deliveries_per_task"] = summary([float(n) for n in batch_sizes])
-        return out
-
-    def tracebacks(self) -> int:
-        count = 0
-        for path in self.tmp.glob(f"{self.label}-*.log"):
-            count += path.read_text(errors="replace").count("Traceback (most recent call last)")
-        return count
+    return Hub(
+        procs, tmp, label, db_url, redis_url, server_workers=args.server_workers,
+        server_threads=args.server_threads, workers=workers,
+    )  # fmt: skip
 
 
-# --- Django in this process ---------------------------------------------------------------
-
-
-class PublishCounter:
-    """Counts the Celery tasks this process publishes (Celery's before_task_publish)."""
-
-    def __init__(self) -> None:
-        from celery.signals import before_task_publish
-
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        before_task_publish.connect(self._count, weak=False)
-
-    def _count(self, sender: str | None = None, **kwargs: Any) -> None:
-        with self._lock:
-            self.counts[str(sender).rsplit(".", 1)[-1]] += 1
-
-    def take(self) -> dict[str, int]:
-        with self._lock:
-            counts, self.counts = dict(self.counts), Counter()
-        return counts
-
-
-def use_database(name: str) -> None:
-    """Point this process's Django connections at database `name`."""
-    from django.conf import settings
-    from django.db import connections
-
-    connections.close_all()
-    settings.DATABASES["default"]["NAME"] = name
-    connections["default"].settings_dict["NAME"] = name
+def cpu_seconds(args: argparse.Namespace, hub: Hub, sim: Simulator) -> dict[str, float]:
+    """CPU seconds used so far by each hub process (with its children), the simulator,
+    PostgreSQL, Redis and this process: where the machine's cores went."""
+    roots = {**hub.cpu_roots(), "simulator": sim.proc.pid, **args.server_pids}
+    used = cpu.tree_seconds(roots)
+    used["bench client"] = cpu.own_seconds()
+    return {name: round(value, 1) for name, value in sorted(used.items())}
 
 
 def make_secret(kind: str) -> str:
@@ -782,19 +336,6 @@ def make_channels(
     return out
 
 
-def connect_channels(
-    sim: Simulator,
-    hub: Hub,
-    kinds: list[tuple[str, str]],
-    levels: dict[str, int],
-    latency_ms: float,
-    shopify_points: float = SHOPIFY_STANDARD_POINTS,
-) -> list[ChannelSetup]:
-    return make_channels(
-        make_stores(sim, hub, kinds, levels, latency_ms, shopify_points), shopify_points
-    )
-
-
 def map_listings(channels: list[ChannelSetup]) -> int:
     """Record the stores' ids for every listing (the CSV import a merchant would do)."""
     from channels.services import CSV_COLUMNS, listings_import_csv
@@ -818,7 +359,7 @@ def map_listings(channels: list[ChannelSetup]) -> int:
         return 0
     report = listings_import_csv(text="\n".join(rows) + "\n")
     if report.rejected:
-        raise common.BenchError(f"listing import rejected rows: {report.rejected[:5]}")
+        raise BenchError(f"listing import rejected rows: {report.rejected[:5]}")
     return len(report.matched)
 
 
@@ -870,10 +411,10 @@ def wait_in_sync(channel_ids: list[int], procs: Processes, timeout: float, what:
         )
         elapsed = time.monotonic() - started
         if not open_entries and not unsynced:
-            common.log(f"{what}: all listings in sync after {elapsed:.1f}s")
+            log(f"{what}: all listings in sync after {elapsed:.1f}s")
             return elapsed
         if elapsed > timeout:
-            raise common.BenchError(
+            raise BenchError(
                 f"{what}: not in sync after {timeout:g}s ({unsynced} listings out of sync, "
                 f"outbox {outbox_state(channel_ids)}); failures: {failure_reasons(channel_ids)}"
             )
@@ -886,7 +427,7 @@ def wait_in_sync(channel_ids: list[int], procs: Processes, timeout: float, what:
                     .values_list("channel__slug", flat=True)
                 )
             )
-            common.log(f"{what}: not in sync yet {by_channel}, outbox {open_entries} open")
+            log(f"{what}: not in sync yet {by_channel}, outbox {open_entries} open")
         time.sleep(0.5)
 
 
@@ -979,7 +520,7 @@ def settle(channel_ids: list[int], procs: Processes, timeout: float) -> tuple[fl
         if not inbox and not outbox:
             return elapsed, True
         if elapsed > timeout:
-            common.log(f"settle: gave up after {timeout:g}s: inbox {inbox}, outbox {outbox} open")
+            log(f"settle: gave up after {timeout:g}s: inbox {inbox}, outbox {outbox} open")
             return elapsed, False
         time.sleep(0.5)
 
@@ -1112,22 +653,17 @@ def scenario_latency(
         used[kind] += 1
         kinds.append((kind if used[kind] == 1 else f"{kind}-{used[kind]}", kind))
     if len({slug for slug, _ in kinds}) != len(kinds):
-        raise common.BenchError("the selling kind must not be among --other-kinds")
-    channels = connect_channels(
-        sim,
-        hub,
-        kinds,
-        dict.fromkeys(skus, LATENCY_STOCK),
-        args.latency_ms,
-        args.shopify_points_per_second,
-    )
+        raise BenchError("the selling kind must not be among --other-kinds")
+    points = args.shopify_points_per_second
+    levels = dict.fromkeys(skus, LATENCY_STOCK)
+    channels = make_channels(make_stores(sim, hub, kinds, levels, args.latency_ms, points), points)
     mapped = map_listings(channels[1:])
-    common.log(f"latency: {len(channels)} channels, {len(skus)} SKUs, {mapped} listings mapped")
+    log(f"latency: {len(channels)} channels, {len(skus)} SKUs, {mapped} listings mapped")
     channel_ids = [c.channel_id for c in channels]
     setup_seconds = wait_in_sync(channel_ids, procs, 300, "latency setup")
     selling, others = channels[0], channels[1:]
     stores = [c.slug for c in channels]
-    before = store_stats(sim, stores)
+    before = sim.store_stats(stores)
     setup = {
         "sync_seconds": round(setup_seconds, 1),
         "rate_limit_violations": sum(s.get("rate_limit_violations", 0) for s in before.values()),
@@ -1137,9 +673,9 @@ def scenario_latency(
     hub.mark()
     started_at = timezone.now()
     connections.close_all()  # idle during the run; the settle loop reconnects
-    cpu_before = cpu_seconds(procs)
+    cpu_before = cpu_seconds(args, hub, sim)
 
-    common.log(
+    log(
         f"latency: {args.rate:g} orders/s for {args.seconds:g}s on {selling.slug}, "
         f"confirmations awaited on {', '.join(o.slug for o in others)}"
     )
@@ -1147,9 +683,9 @@ def scenario_latency(
         run_started = time.monotonic()
         calls = place_orders(sim.url, selling.slug, skus, args)
         sent_seconds = time.monotonic() - run_started
-        cpu_sending = cpu_delta(cpu_seconds(procs), cpu_before)
+        cpu_sending = cpu.delta(cpu_seconds(args, hub, sim), cpu_before, digits=1)
         settle_seconds, settled = settle(channel_ids, procs, args.settle_seconds)
-    after = store_stats(sim, stores)
+    after = sim.store_stats(stores)
     end_state = end_state_mismatches(sim, others)
     errors = [c.error for c in calls if c.error]
     late = [c for c in calls if c.started - c.due > 0.1]
@@ -1197,7 +733,7 @@ def scenario_latency(
         "bench_process_publishes": args.publishes.take(),
         "channels": {c.slug: c.kind for c in channels},
     }
-    common.log(f"latency: {json.dumps(result['latency_ms'])}")
+    log(f"latency: {json.dumps(result['latency_ms'])}")
     return result
 
 
@@ -1300,7 +836,7 @@ def await_confirmed(
         if wait.producer_seconds is None and not any(t.is_alive() for t in producers):
             wait.producer_seconds = elapsed
             if producers:
-                common.log(f"{label}: producers done in {elapsed:.1f}s")
+                log(f"{label}: producers done in {elapsed:.1f}s")
         wait.confirmed = Listing.objects.filter(
             channel_id__in=channel_ids,
             state=ListingState.IN_SYNC,
@@ -1321,7 +857,7 @@ def await_confirmed(
         if idle:
             stalled_since = stalled_since if stalled_since is not None else elapsed
             if elapsed - stalled_since > 15:
-                common.log(
+                log(
                     f"{label}: stalled: nothing pending or in flight for 15 s while "
                     f"{want - wait.confirmed} listings are not confirmed"
                 )
@@ -1333,7 +869,7 @@ def await_confirmed(
             last_log = elapsed
             made = (progress or {}).get("created", 0)
             wait.timeline.append((round(elapsed, 1), made, wait.confirmed))
-            common.log(
+            log(
                 f"{label}: {elapsed:5.1f}s created {made}, confirmed {wait.confirmed}/{want}, "
                 f"queues {sampler.samples[-1][1] if sampler.samples else {}}"
             )
@@ -1342,9 +878,9 @@ def await_confirmed(
         procs.check()
         time.sleep(0.25)
     if wait.done_seconds is None:
-        common.log(f"{label}: incomplete after {elapsed:.1f}s: {wait.confirmed}/{want}")
+        log(f"{label}: incomplete after {elapsed:.1f}s: {wait.confirmed}/{want}")
     else:
-        common.log(f"{label}: {want} listings confirmed in {wait.done_seconds:.1f}s")
+        log(f"{label}: {want} listings confirmed in {wait.done_seconds:.1f}s")
     return wait
 
 
@@ -1381,11 +917,11 @@ def scenario_bulk(
     n = args.bulk_skus
     codes = [f"BULK-{i:05d}" for i in range(n)]
     expected = {code: bulk_quantity(i) for i, code in enumerate(codes)}
-    channels = connect_channels(sim, hub, kinds, dict.fromkeys(codes, 0), args.latency_ms)
+    channels = make_channels(make_stores(sim, hub, kinds, dict.fromkeys(codes, 0), args.latency_ms))
     channel_ids = [c.channel_id for c in channels]
     stores = [c.slug for c in channels]
     want = n * len(channels)
-    before = store_stats(sim, stores)
+    before = sim.store_stats(stores)
     args.publishes.take()
     hub.mark()
     connections.close_all()
@@ -1407,11 +943,11 @@ def scenario_bulk(
                 progress["created"] += len(chunk)  # a progress figure only
         except Exception as exc:  # noqa: BLE001 - reported
             errors.append(f"create: {exc!r}")
-            common.log("".join(traceback.format_exception(exc)).rstrip())
+            log("".join(traceback.format_exception(exc)).rstrip())
         finally:
             connection.close()
 
-    common.log(
+    log(
         f"bulk: receiving {n} SKUs on {len(channels)} channels "
         f"({', '.join(f'{s}={k}' for s, k in kinds)}) with {args.bulk_threads} threads"
     )
@@ -1437,7 +973,7 @@ def scenario_bulk(
         )
     for thread in threads:
         thread.join(timeout=5)
-    after = store_stats(sim, stores)
+    after = sim.store_stats(stores)
     mismatches = store_mismatches(sim, stores, expected)
     delta = stats_delta(after, before)
     result = {
@@ -1488,9 +1024,9 @@ def bulk_connect(
     kinds = bulk_kinds(args, "connect")
     stores = make_stores(sim, hub, kinds, dict.fromkeys(expected, 0), args.latency_ms)
     names = [s.slug for s in stores]
-    before = store_stats(sim, names)
+    before = sim.store_stats(names)
     hub.mark()
-    common.log(f"connect: {len(stores)} channels to {len(expected)} received SKUs")
+    log(f"connect: {len(stores)} channels to {len(expected)} received SKUs")
     with QueueSampler(hub.redis_url) as sampler:
         t0 = time.monotonic()
         channels = make_channels(stores)
@@ -1506,7 +1042,7 @@ def bulk_connect(
             sampler=sampler,
         )
     connections.close_all()
-    delta = stats_delta(store_stats(sim, names), before)
+    delta = stats_delta(sim.store_stats(names), before)
     mismatches = store_mismatches(sim, names, expected)
     return {
         "connect_seconds": round(wait.done_seconds, 1) if wait.done_seconds is not None else None,
@@ -1551,63 +1087,41 @@ def limits_notes(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -> dict:
-    import redis
 
     scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
     if not scenarios <= {"latency", "bulk"}:
-        raise common.BenchError("--scenarios takes latency, bulk or both")
-    redis_url = urlsplit(os.environ["REDIS_URL"])._replace(path=f"/{args.redis_db}").geturl()
-    rclient = redis_client(redis_url)
-    try:
-        if rclient.dbsize():
-            raise common.BenchError(
-                f"Redis database {args.redis_db} is not empty: someone uses it. Pick another "
-                "one with --redis-db."
-            )
-    except redis.RedisError as exc:
-        raise common.BenchError(f"Redis at {redis_url} does not answer: {exc}") from exc
-    os.environ["REDIS_URL"] = redis_url  # this process publishes where the workers listen
+        raise BenchError("--scenarios takes latency, bulk or both")
+    with dedicated_redis_db(args.redis_db) as (redis_url, rclient):
+        os.environ["REDIS_URL"] = redis_url  # this process publishes where the workers listen
+        template = f"inventory_hub_bench_prop_{os.getpid()}"
+        template_url = dbs.create(template)
+        migrate(template_url)
+        os.environ["DATABASE_URL"] = template_url
+        setup_django()
+        quiet_http_clients()
+        args.publishes = PublishCounter()
+        from django.db import connection, connections
 
-    template = f"inventory_hub_bench_prop_{os.getpid()}"
-    template_url = dbs.create(template)
-    started = time.monotonic()
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": template_url,
-            "DJANGO_SETTINGS_MODULE": common.SETTINGS_MODULE,
-        },
-        capture_output=True,
-        text=True,
-    )
-    if migrate.returncode:
-        output = migrate.stdout[-2000:] + migrate.stderr[-2000:]
-        raise common.BenchError(f"migrate failed:\n{output}")
-    common.log(f"migrated {template} in {time.monotonic() - started:.1f}s")
+        with connection.cursor() as cursor:
+            args.server_pids = {
+                "postgres": cpu.postgres_postmaster_pid(cursor),
+                "redis-server": cpu.redis_server_pid(rclient),
+            }
+        connections.close_all()  # the template must have no sessions to be copied
+        return run_scenarios(args, tmp, procs, dbs, scenarios, template, redis_url, rclient)
 
-    os.environ["DATABASE_URL"] = template_url
-    common.setup_django()
-    quiet_clients()
-    args.publishes = PublishCounter()
+
+def run_scenarios(
+    args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases, scenarios: set[str],
+    template: str, redis_url: str, rclient,
+) -> dict:  # fmt: skip
+    import redis
     from django.db import connections
 
-    connections.close_all()  # the template must have no sessions to be copied
-
-    sim_port = free_port()
     # The stores stand for the outside world, which has machines of its own: the simulator
     # runs at a lower priority (--outside-nice) so that on a small box the hub is measured,
     # not the scheduler's share between the hub and the channels it talks to.
-    nice = ["nice", "-n", str(args.outside_nice)] if args.outside_nice else []
-    sim_proc = procs.start(
-        "simulator",
-        [*nice, sys.executable, "manage.py", "simulate_channels", "--port", str(sim_port)],
-        {**os.environ, "DJANGO_SETTINGS_MODULE": common.SETTINGS_MODULE, "LOG_LEVEL": "WARNING"},
-        tmp / "simulator.log",
-    )
-    sim = Simulator(f"http://127.0.0.1:{sim_port}")
-    wait_for("simulator", lambda: sim.call("GET", "/_control/health"), procs)
+    sim = Simulator(procs, tmp / "simulator.log", nice=args.outside_nice)
 
     result: dict[str, Any] = {
         "benchmark": "propagation",
@@ -1636,7 +1150,7 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
             name = f"{template}_{label[0]}"
             db_url = dbs.create(name, template=template)
             use_database(name)
-            hub = Hub(args, procs, tmp, label, db_url, redis_url)
+            hub = make_hub(args, procs, tmp, label, db_url, redis_url)
             try:
                 hub.start()
                 if label == "latency":
@@ -1686,12 +1200,9 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
                 with contextlib.suppress(redis.RedisError):
                     rclient.flushdb()  # no task of this database may reach the next
     finally:
-        procs.stop([sim_proc])
+        procs.stop([sim.proc])
         sim.close()
         connections.close_all()
-        with contextlib.suppress(redis.RedisError):
-            rclient.flushdb()
-        rclient.close()
 
     latency_ok = "latency" not in scenarios or (
         result["p95_ms"] is not None
@@ -1732,66 +1243,30 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, dbs: Databases) -
         f"Subprocess logs: {tmp}",
     ]
     result["logs"] = str(tmp)
-    result["git"] = git_state()
+    result["git"] = report.git_state()
     return result
 
 
-def git_state() -> str:
-    """The commit measured, and whether the working tree differed from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.splitlines()
-    except OSError:
-        return "unknown"
-    return f"{head}{f' + {len(dirty)} modified files' if dirty else ''}"
-
-
 def main() -> None:
-    args = build_parser().parse_args()
-    sys.stdout.flush()
-    json_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    code = 0
     procs = Processes()
-    dbs: Databases | None = None
+    dbs: list[Databases] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-propagation-"))
-    try:
-        url = os.environ.get("DATABASE_URL", "")
-        if not url.startswith(("postgres://", "postgresql://")):
-            raise common.BenchError(
-                "DATABASE_URL must point at PostgreSQL: run `python3 scripts/services.py run -- "
-                "uv run python -m bench.propagation`, which starts a throwaway PostgreSQL and "
-                "Redis."
-            )
-        if not os.environ.get("REDIS_URL", "").startswith("redis"):
-            raise common.BenchError("REDIS_URL must point at Redis (see scripts/services.py).")
-        dbs = Databases(url)
-        result = run(args, tmp, procs, dbs)
-        code = 1 if result["errors"] or (args.strict and not result["pass"]) else 0
-    except common.BenchError as exc:
-        common.log(f"error: {exc}")
-        result, code = {"benchmark": "propagation", "error": str(exc), "pass": False}, 2
-    except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt too: clean up, report
-        common.log("".join(traceback.format_exception(exc)).rstrip())
-        result, code = {"benchmark": "propagation", "error": repr(exc), "pass": False}, 1
-    finally:
+
+    def body(args: argparse.Namespace) -> dict:
+        dbs.append(Databases(require_postgres_url()))
+        require_redis_url()
+        return run(args, tmp, procs, dbs[0])
+
+    def cleanup() -> None:
         procs.stop()
-        if dbs is not None:
+        if dbs:
             with contextlib.suppress(Exception):
                 from django.db import connections
 
                 connections.close_all()
-            dbs.drop_all()
-    json_out.write(json.dumps(result) + "\n")
-    json_out.flush()
-    sys.exit(code)
+            dbs[0].drop_all()
+
+    report.main("propagation", build_parser(), body, cleanup=cleanup)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,17 @@
-"""What every benchmark shares: Django setup, a throwaway database, a fixed-duration thread
-runner and the single JSON line on stdout.
+"""Benchmarks that run the hub's own code inside this process (bench.ledger, bench.fanout):
+Django on a throwaway database, a fixed-duration thread runner, two sides alternating in
+slices, and --breakdown/--profile diagnostics.
 
-A benchmark module defines `build_parser()` and `run(args) -> dict` and ends with
-`common.main("benchmark_name", build_parser(), run)`. `main` guarantees:
+A module defines `build_parser()` (starting from `base_parser`) and `run(args) -> dict`
+and ends with `inprocess.main("benchmark_name", build_parser(), run)`. `main` guarantees:
 
 * Django is set up against PostgreSQL (anything else is a clear error, exit 2), and
   against Redis as the Celery broker when the benchmark says `needs_redis`;
-* the benchmark runs in a database of its own, created with Django's test-database
-  machinery (`bench_<name>_<pid>`, migrated from scratch) and dropped at the end, so the
-  database named in DATABASE_URL is never read or written;
-* Celery tasks published on commit go to a queue of their own that no worker consumes
-  (`bench_<pid>_<queue>`), deleted at the end: the publish is measured as in production,
-  and no real worker can pick up a task that names a row of the throwaway database;
-* stdout carries exactly one JSON object; everything else (Django, Celery, our logs) goes
-  to stderr, even output written straight to file descriptor 1.
-
-Exit codes: 0 a completed run (whatever the ratio, unless --strict), 1 a failed run
-(worker errors, a broken ledger invariant, --strict and below target), 2 a setup error.
+* the benchmark runs in a database of its own (`bench_<name>_<pid>`, migrated from
+  scratch) dropped at the end, so the database named in DATABASE_URL is never touched;
+* Celery tasks published on commit go to queues of their own that no worker consumes
+  (`bench_<pid>_<queue>`), deleted at the end (`broker_messages` counts what was left);
+* stdout carries exactly one JSON object (see report.py).
 """
 
 from __future__ import annotations
@@ -24,31 +19,22 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
-import os
 import pstats
 import re
-import sys
 import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-SETTINGS_MODULE = "inventory_hub.settings"
-# OPTIONS keys Django's PostgreSQL backend understands itself; the rest are libpq parameters.
-DJANGO_ONLY_OPTIONS = {"isolation_level", "server_side_binding", "assume_role", "pool"}
-
-
-class BenchError(Exception):
-    """The benchmark cannot run here; the message says why and what to do."""
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+from . import report
+from .databases import require_redis_url, setup_django, throwaway_database
+from .queues import broker_lengths, private_task_queues
+from .report import log
+from .stats import ratio
 
 
 def base_parser(
@@ -92,130 +78,6 @@ def base_parser(
         help="afterwards, cProfile the service on one thread for SECONDS (stderr)",
     )
     return parser
-
-
-# --- Django ------------------------------------------------------------------------------
-
-
-def setup_django() -> None:
-    """Set Django up against PostgreSQL, with nothing that would distort a measurement."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        raise BenchError(
-            "DATABASE_URL must point at PostgreSQL (got "
-            f"{url.split('://')[0] + '://...' if url else 'nothing'}). Run the benchmarks "
-            "through `make bench` or `python3 scripts/services.py run -- uv run python -m "
-            "bench.<name>`, which start a throwaway PostgreSQL and Redis."
-        )
-    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        raise BenchError(f"The default database is {connection.vendor}, not PostgreSQL.")
-    # DEBUG keeps every query in memory (and costs time); eager Celery would run the drain
-    # inline against a dead channel URL. Neither is how production runs.
-    settings.DEBUG = False
-    from inventory_hub.celery import app
-
-    app.conf.task_always_eager = False
-
-
-@contextmanager
-def throwaway_database(label: str) -> Iterator[str]:
-    """A freshly migrated database for this run only, dropped on the way out."""
-    from django.db import connection, connections
-
-    original = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{label}_{os.getpid()}"
-    started = time.monotonic()
-    name = connection.creation.create_test_db(
-        verbosity=0, autoclobber=True, serialize=False, keepdb=False
-    )
-    log(f"created database {name} in {time.monotonic() - started:.1f}s")
-    try:
-        yield name
-    finally:
-        connections.close_all()
-        connection.creation.destroy_test_db(original, verbosity=0, keepdb=False)
-        log(f"dropped database {name}")
-
-
-def psycopg_connect():
-    """A plain psycopg 3 connection (no Django) to the benchmark's database."""
-    import psycopg
-    from django.db import connection
-
-    sd = connection.settings_dict
-    params: dict[str, Any] = {
-        key: value for key, value in sd["OPTIONS"].items() if key not in DJANGO_ONLY_OPTIONS
-    }
-    params["dbname"] = sd["NAME"]
-    for key, param in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host")):
-        if sd.get(key):
-            params[param] = sd[key]
-    if sd.get("PORT"):
-        params["port"] = str(sd["PORT"])
-    return psycopg.connect(autocommit=False, **params)
-
-
-# --- Celery ------------------------------------------------------------------------------
-
-
-@contextmanager
-def private_task_queues() -> Iterator[list[str]]:
-    """Route every task to `bench_<pid>_<queue>`: publishing costs the same, nobody consumes.
-
-    Yields the list of queue names; on the way out the queues (and kombu's bindings) are
-    deleted from the broker.
-    """
-    from django.conf import settings
-
-    from inventory_hub.celery import app
-
-    prefix = f"bench_{os.getpid()}_"
-    routes = dict(settings.CELERY_TASK_ROUTES)
-    queues = sorted({route["queue"] for route in routes.values()} | {app.conf.task_default_queue})
-    app.conf.task_routes = {
-        task: {**route, "queue": prefix + route["queue"]} for task, route in routes.items()
-    }
-    app.conf.task_default_queue = prefix + app.conf.task_default_queue
-    names = [prefix + queue for queue in queues]
-    try:
-        yield names
-    finally:
-        _delete_queues(names)
-
-
-def queue_lengths(names: list[str]) -> dict[str, int]:
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        return {}
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        return {name: int(client.llen(name)) for name in names}
-    finally:
-        client.close()
-
-
-def _delete_queues(names: list[str]) -> None:
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        return
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.delete(*names, *(f"_kombu.binding.{name}" for name in names))
-    except redis.RedisError as exc:  # cleanup only; the throwaway Redis goes away anyway
-        log(f"could not delete the benchmark queues: {exc}")
-    finally:
-        client.close()
 
 
 # --- the thread runner -------------------------------------------------------------------
@@ -464,6 +326,37 @@ def diagnose(
         log(out.getvalue())
 
 
+def ledger_mismatches() -> list:
+    """`ledger.selectors.ledger_mismatches()`, the first ten logged: levels whose balances
+    or version differ from the sum of their movements (empty when the ledger is sound)."""
+    from ledger.selectors import ledger_mismatches as mismatches_of_ledger
+
+    mismatches = mismatches_of_ledger()
+    for mismatch in mismatches[:10]:
+        log(f"ledger mismatch: {mismatch}")
+    return mismatches
+
+
+def comparison_report(
+    args: argparse.Namespace, comparison: Comparison, *, target_ratio: float
+) -> dict[str, Any]:
+    """The keys every alternating benchmark reports, the ledger checked afterwards: `pass`
+    needs the ratio at target, no worker error and a sound ledger (`ledger_ok`)."""
+    mismatches = ledger_mismatches()
+    errors = comparison.errors
+    return {
+        "threads": args.threads,
+        "seconds": args.seconds,
+        "ratio": comparison.ratio,
+        "target_ratio": target_ratio,
+        "pass": comparison.ratio >= target_ratio and not errors and not mismatches,
+        "ledger_ok": not mismatches,
+        "round_ratios": comparison.round_ratios,
+        "order": comparison.order,
+        "errors": errors,
+    }
+
+
 # --- entry point -------------------------------------------------------------------------
 
 
@@ -473,38 +366,21 @@ def main(
     run: Callable[[argparse.Namespace], dict],
     *,
     needs_redis: bool = False,
+    preflight: Callable[[], object] | None = None,
 ) -> None:
-    args = parser.parse_args()
-    # One JSON object on the real stdout; anything else that writes to fd 1 (a print, a
-    # handler bound to sys.stdout) lands on stderr instead.
-    sys.stdout.flush()
-    json_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    code = 0
-    try:
-        if needs_redis and not os.environ.get("REDIS_URL", "").startswith("redis"):
+    """`preflight` runs before anything is created (check for a tool the run needs)."""
+
+    def body(args: argparse.Namespace) -> dict:
+        if preflight is not None:
+            preflight()
+        if needs_redis:
             # Without it Celery would publish to the file-system broker under ./var, where
             # a development worker could pick the benchmark's tasks up.
-            raise BenchError(
-                "REDIS_URL must point at Redis: this benchmark measures the publish to the "
-                "broker. Run it through `make bench` or scripts/services.py."
-            )
+            require_redis_url()
         setup_django()
         with throwaway_database(name.split("_")[0]), private_task_queues() as queues:
             result = run(args)
-            result.setdefault("broker_messages", sum(queue_lengths(queues).values()))
-        failed = bool(result.get("errors")) or result.get("ledger_ok") is False
-        code = 1 if failed or (args.strict and not result.get("pass")) else 0
-    except BenchError as exc:
-        log(f"error: {exc}")
-        result, code = {"benchmark": name, "error": str(exc), "pass": False}, 2
-    except Exception as exc:
-        log("".join(traceback.format_exception(exc)).rstrip())
-        result, code = {"benchmark": name, "error": repr(exc), "pass": False}, 1
-    json_out.write(json.dumps(result) + "\n")
-    json_out.flush()
-    sys.exit(code)
+            result.setdefault("broker_messages", sum(broker_lengths(queues).values()))
+        return result
 
-
-def ratio(numerator: float, denominator: float) -> float:
-    return round(numerator / denominator, 3) if denominator else 0.0
+    report.main(name, parser, body)
