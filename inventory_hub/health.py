@@ -2,6 +2,10 @@
 
 "status" is "degraded" when the database or broker check fails, or when the reconcile
 loop or the daily digest have been silent for too long: silence is the alarm.
+
+Anyone may ask; the database and broker checks say only `{"ok": true|false}` unless the
+caller is an operator (the metrics token, or a logged-in staff user), because their
+details (transport, latency, error text) name hosts and ports.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from .access import may_read_health_detail
 
 
 def _check_database() -> dict:
@@ -60,6 +66,9 @@ def healthz(request):
         or not broker["ok"]
         or (last_reconcile is not None and timezone.now() - last_reconcile > stale_after)
     )
+    if not may_read_health_detail(request):
+        database = {"ok": database["ok"]}
+        broker = {"ok": broker["ok"]}
     body = {
         "status": "degraded" if degraded else "ok",
         "database": database,

@@ -5,11 +5,15 @@ file-system broker under ./var. Production sets DATABASE_URL (PostgreSQL) and RE
 See the configuration table in README.md.
 """
 
+import ipaddress
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from inventory_hub import var
 from inventory_hub.retries import is_retry_wait
@@ -48,7 +52,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "template_partials",
     "ledger",
     "channels",
@@ -66,6 +72,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "inventory_hub.urls"
@@ -74,7 +83,8 @@ WSGI_APPLICATION = "inventory_hub.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # inventory_hub/templates overrides third-party pages (the Swagger UI under the CSP).
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "inventory_hub" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -129,6 +139,28 @@ else:
         # Exchange tables: kombu's default is ./control, wherever the process started.
         "control_folder": str(BROKER_DIR / "control"),
     }
+
+# --- Cache ------------------------------------------------------------------------------
+# Shared by every gunicorn worker, because it counts failed API tokens per client (see
+# inventory_hub/authentication.py): Redis when there is one, else files under ./var (a
+# per-process memory cache would let each worker count on its own).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "inventory-hub",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fixup closes the database connection before and after every task unless
 # this is set, so each task paid for a new PostgreSQL backend (a fork, authentication and
@@ -182,8 +214,6 @@ def _retry_schedule(raw: str) -> list[float]:
     except ValueError:
         waits = []
     if not waits or not all(is_retry_wait(wait) for wait in waits):
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             f"OUTBOX_RETRY_SCHEDULE_SECONDS={raw!r}: give the waits between push attempts in "
             "seconds, comma separated, each above 0 and up to 7 days (e.g. 30,120,600)."
@@ -207,7 +237,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "inventory_hub.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -221,6 +251,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stock truth, reservations, channels, drift and the dead-letter queue.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from our own static files (drf-spectacular-sidecar): /api/docs/
+    # works offline and under the Content-Security-Policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would send the schema's address to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "ChannelKindEnum": "channels.models.ChannelKind",
         "MovementKindEnum": "ledger.models.MovementKind",
@@ -235,6 +272,11 @@ SPECTACULAR_SETTINGS = {
 # --- Auth, static, i18n ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username + address is refused before a password is checked.
+    "inventory_hub.authentication.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -258,15 +300,96 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Security ---------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = not DEBUG and SECURE_SSL_REDIRECT
-CSRF_COOKIE_SECURE = not DEBUG and SECURE_SSL_REDIRECT
+
+
+def _proxy_ssl_header(raw: str) -> tuple[str, str] | None:
+    """`HTTP_X_FORWARDED_PROTO,https`: the header a TLS-terminating proxy sets, and its value.
+
+    Unset by default: without a proxy that overwrites the header, any client could send it
+    and pass a plain-HTTP request off as HTTPS.
+    """
+    if not raw.strip():
+        return None
+    parts = [part.strip() for part in raw.split(",")]
+    if len(parts) != 2 or not parts[0].startswith("HTTP_") or not parts[1]:
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={raw!r}: give the header as Django sees it and the value "
+            "that means HTTPS, e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return (parts[0], parts[1])
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# How many proxies in front of the app append to X-Forwarded-For; 0 = trust REMOTE_ADDR
+# only. Login lockouts, token throttling and the /metrics network rule use the address
+# this yields (inventory_hub/client_ip.py).
+TRUSTED_PROXY_COUNT = max(0, int(os.environ.get("TRUSTED_PROXY_COUNT", "0")))
+# Secure-only cookies whenever DEBUG is off, including behind a TLS proxy with
+# SECURE_SSL_REDIRECT=0. Browsers accept Secure cookies from http://localhost and
+# http://127.0.0.1, so a local DEBUG=0 run over HTTP still logs in; any other plain-HTTP
+# host needs SESSION_COOKIE_SECURE=0 and CSRF_COOKIE_SECURE=0 (and then is not private).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# HSTS is sent on HTTPS responses only (as the request sees it: behind a proxy, set
+# SECURE_PROXY_SSL_HEADER), so a local run over plain HTTP never pins localhost to HTTPS.
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024 + 1024
+
+# Scripts and styles only from our own static files. NONCE lets the few third-party pages
+# that inline their start-up code (the Swagger UI) mark those blocks; it appears in the
+# header only on pages that use it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login lockout (django-axes): a username tried from one address is locked for the
+# cool-off after AXES_FAILURE_LIMIT wrong passwords, on the login page and the admin alike.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "inventory_hub.client_ip.client_ip"
+# Failed API tokens per client address: past the limit within the window, a wrong token
+# is answered 429 instead of 401 (inventory_hub/authentication.py).
+AUTH_TOKEN_FAILURE_LIMIT = int(os.environ.get("AUTH_TOKEN_FAILURE_LIMIT", "20"))
+AUTH_TOKEN_FAILURE_WINDOW_SECONDS = int(os.environ.get("AUTH_TOKEN_FAILURE_WINDOW_SECONDS", "300"))
+
+
+def _networks(name: str, raw: str) -> list[str]:
+    networks = [part.strip() for part in raw.split(",") if part.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}={raw!r}: {exc}; give CIDRs, comma separated (e.g. 10.0.0.0/8,::1)"
+            ) from None
+    return networks
+
+
+# /metrics, and the detailed /healthz, answer a request that carries this token
+# (`Authorization: Bearer <token>`) or comes from one of these networks; others get 403.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = _networks(
+    "METRICS_ALLOWED_NETWORKS", os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1")
+)
 
 # --- Email ------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
