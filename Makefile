@@ -8,7 +8,7 @@ WEB_PORT ?= 8000
 SIM_PORT ?= 8025
 export UV_LINK_MODE ?= copy
 
-.PHONY: help uv install run test test-fast bench lint format chromium clean
+.PHONY: help uv install run test test-fast bench lint format chromium wrk clean
 
 help:
 	@echo "make run    - install, migrate, seed a demo, start web + worker + beat + simulator"
@@ -48,13 +48,23 @@ chromium:
 		fi; \
 	fi
 
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "[make] installing Debian's wrk for the HTTP benchmarks"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "[make] wrk is missing: install Debian's 'wrk' package (bench.ingest needs it)" >&2; \
+		fi; \
+	fi
+
 test: install chromium
 	@$(PYTHON) scripts/services.py run -- $(UV) run pytest $(PYTEST_ARGS)
 
 test-fast: install
 	@$(UV) run pytest -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
 
-bench: install
+bench: install wrk
 	@$(PYTHON) scripts/services.py run -- bash -c 'status=0; for b in ledger fanout ingest propagation; do $(UV) run python -m bench.$$b || status=1; done; exit $$status'
 
 lint: install

@@ -329,7 +329,7 @@ def check_routes(base_url: str, deliveries: Deliveries) -> None:
     if response.status_code == 404 and "json" not in response.headers.get("content-type", ""):
         raise BenchError(
             "the server does not route POST /bench/hmac-only/ although it runs with "
-            "BENCH_ROUTES=1: wire bench.views.HmacOnlyView in inventory_hub/urls.py "
+            "BENCH_ROUTES=1: the settings should route it through bench/urls.py "
             "(see bench/views.py)."
         )
     if response.status_code != 200:

@@ -200,7 +200,7 @@ def min_seconds_under_limits(kind: str, n: int, *, mapped: bool) -> float:
     shopify           GraphQL cost: 10 per mutation of <= 250, 1 + 2/item to read back,
                       2 + 2/item to look ids up; 1000 points, 100/s restore
     """
-    from channels.simulator.kinds import KINDS
+    from simulator.kinds import KINDS
 
     limits = KINDS[kind].default_limits
 

@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from channels.health import loop_health
+
 from .access import may_read_health_detail
 
 
@@ -54,8 +56,6 @@ def _check_broker() -> dict:
 @never_cache
 @require_GET
 def healthz(request):
-    from channels.health import loop_health
-
     database = _check_database()
     broker = _check_broker()
     loop = loop_health() if database["ok"] else {}

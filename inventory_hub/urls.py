@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from channels.intake.views import WebhookIntakeView
 
 from .health import healthz
-from .metrics import metrics_view
+from .monitoring import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

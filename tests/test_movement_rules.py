@@ -41,9 +41,7 @@ def _written() -> tuple:
 
 
 @pytest.mark.parametrize(("fields", "refusal"), CASES)
-def test_the_dashboard_and_the_api_accept_and_refuse_the_same_movements(
-    api, user, fields, refusal
-):
+def test_the_dashboard_and_the_api_accept_and_refuse_the_same_movements(api, user, fields, refusal):
     location_create(code="store", name="Store")
     sku = SkuFactory(code="TEE-RED-M")
     stock_receive(sku=sku, quantity=5)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.errors import error_body
-from inventory_hub.metrics import WEBHOOKS
+from inventory_hub.metrics import UNKNOWN_CHANNEL, WEBHOOKS
 
 from ..models import Channel
 from ..webhooks.parse import parse_events
@@ -28,8 +28,9 @@ from .verify import delivery_verify
 MAX_BODY = 1024 * 1024
 
 
-def _refuse(slug: str, code: str, message: str, http_status: int) -> Response:
-    WEBHOOKS.labels(channel=slug, outcome=str(http_status)).inc()
+def _refuse(label: str, code: str, message: str, http_status: int) -> Response:
+    """Count the refusal under `label` (the slug of a channel that exists) and answer."""
+    WEBHOOKS.labels(channel=label, outcome=str(http_status)).inc()
     return Response(error_body(code, message), status=http_status)
 
 
@@ -55,7 +56,7 @@ class WebhookIntakeView(APIView):
     def post(self, request: Request, slug: str) -> Response:
         channel = Channel.objects.filter(slug=slug).first()
         if channel is None:
-            return _refuse(slug, "unknown_channel", f"No channel {slug!r} here.", 404)
+            return _refuse(UNKNOWN_CHANNEL, "unknown_channel", f"No channel {slug!r} here.", 404)
         if not channel.enabled:
             # 404, not 410: Standard Webhooks senders permanently disable an endpoint
             # that answers 410, and a paused channel should come back without that.

@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from channels.services import channel_create
 from inventory_hub import health
-from inventory_hub.metrics import UNKNOWN_CHANNEL, channel_label
+from inventory_hub.metrics import UNKNOWN_CHANNEL
 
 TOKEN = "metrics-token-for-tests"
 STRANGER = "203.0.113.7"
@@ -89,10 +89,12 @@ def test_invented_webhook_slugs_share_one_label(client, db):
     assert 'channel="web",outcome="401"' in metrics
 
 
-def test_a_channel_label_is_its_slug_only_when_it_exists(db):
-    assert channel_label("not-here") == UNKNOWN_CHANNEL
+def test_a_slug_becomes_a_label_only_once_it_is_a_channel(client, db):
+    client.post("/webhooks/not-here/", b"{}", content_type="application/json")
+    assert 'channel="not-here"' not in client.get("/metrics").content.decode()
     channel_create(slug="not-here", kind="sandbox", name="Now here", webhook_secret="x")
-    assert channel_label("not-here") == "not-here"
+    client.post("/webhooks/not-here/", b"{}", content_type="application/json")  # 401, unsigned
+    assert 'channel="not-here",outcome="401"' in client.get("/metrics").content.decode()
 
 
 def test_anonymous_healthz_keeps_the_contract_and_says_nothing_more(client, db):

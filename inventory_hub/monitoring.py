@@ -1,0 +1,57 @@
+"""GET /metrics for operators: the recorded metrics (all processes' with
+PROMETHEUS_MULTIPROC_DIR) and backlog gauges read from the database at scrape time, so
+they are right whichever process answers. Open only to the metrics token or an allowed
+network (`access`)."""
+
+from __future__ import annotations
+
+import os
+
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from channels.health import loop_health
+
+from .access import may_read_metrics
+
+
+class BacklogCollector:
+    """Outbox backlog, DLQ size, inbox backlog and open incidents, from the database."""
+
+    def collect(self):
+        try:
+            health = loop_health()
+        except Exception:  # noqa: BLE001 - a scrape must not fail on a busy database
+            return
+        for name, help_text in [
+            ("outbox_backlog", "Outbox entries pending or in flight."),
+            ("dlq_size", "Outbox entries in the dead-letter queue."),
+            ("inbox_backlog", "Inbound events received but not yet processed."),
+            ("open_incidents", "Open oversell incidents."),
+        ]:
+            value = health.get(name)
+            if value is not None:
+                gauge = GaugeMetricFamily(f"inventory_hub_{name}", help_text)
+                gauge.add_metric([], value)
+                yield gauge
+
+
+def metrics_view(request) -> HttpResponse:
+    if not may_read_metrics(request):
+        return HttpResponse(
+            "Metrics are for operators: send the metrics token or scrape from an allowed "
+            "network.\n",
+            status=403,
+            content_type="text/plain",
+        )
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY as registry
+    output = generate_latest(registry)
+    backlog = CollectorRegistry()
+    backlog.register(BacklogCollector())
+    output += generate_latest(backlog)
+    return HttpResponse(output, content_type=CONTENT_TYPE_LATEST)
