@@ -5,10 +5,18 @@
     events = parse_events(kind, delivery.topic, delivery.payload)
 
 The view maps every WebhookRejected to ``exc.status_code`` (401 SignatureInvalid,
-400 MalformedDelivery, 503 VerificationUnavailable). signing.py is the sender's side.
+400 MalformedDelivery and its TopicMismatch, 503 VerificationUnavailable). topics.py
+holds what a body must show to be believed under its topic; signing.py is the sender's
+side.
 """
 
-from .errors import MalformedDelivery, SignatureInvalid, VerificationUnavailable, WebhookRejected
+from .errors import (
+    MalformedDelivery,
+    SignatureInvalid,
+    TopicMismatch,
+    VerificationUnavailable,
+    WebhookRejected,
+)
 from .events import CanonicalEvent, LevelReported, OrderEvent, OrderLine
 from .parse import parse_events
 from .verify import Delivery, parse_amazon_notification, verify_delivery
@@ -21,6 +29,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "SignatureInvalid",
+    "TopicMismatch",
     "VerificationUnavailable",
     "WebhookRejected",
     "parse_amazon_notification",

@@ -25,6 +25,16 @@ class MalformedDelivery(WebhookRejected):
     status_code = 400
 
 
+class TopicMismatch(MalformedDelivery):
+    """The body is authentic but does not say what its unsigned topic claims.
+
+    Shopify and WooCommerce sign the body, not the topic header, so a captured body can
+    be re-sent under another topic; topics.py lists what each topic's body must show.
+    Still a 400: a subclass so that a view which parks unreadable deliveries (200) can
+    go on refusing these.
+    """
+
+
 class VerificationUnavailable(WebhookRejected):
     """The hub cannot check the delivery right now: a misconfigured channel, or eBay's
     public-key service is unreachable.

@@ -1,10 +1,12 @@
 """Turn a verified delivery's payload into canonical events.
 
 Pure: ``parse_events(kind, topic, payload)`` reads only its arguments. It raises
-MalformedDelivery when a topic we act on lacks what we need, and returns [] for topics
-and states that do not move stock. Order lines without a SKU (custom items, tips, gift
-cards, listings the merchant never gave a SKU) are skipped: the hub has nothing to move
-for them, and refusing the whole order would lose the lines it does track.
+TopicMismatch when the body contradicts its topic (topics.py), MalformedDelivery when a
+topic we act on lacks what we need or holds what cannot be stored (_fields.py), and
+returns [] for topics and states that do not move stock. Order lines without a SKU
+(custom items, tips, gift cards, listings the merchant never gave a SKU) are skipped: the
+hub has nothing to move for them, and refusing the whole order would lose the lines it
+does track.
 """
 
 from collections.abc import Callable, Mapping
@@ -14,6 +16,7 @@ from typing import Any
 from . import _fields
 from .errors import MalformedDelivery
 from .events import CanonicalEvent, LevelReported, OrderEvent, OrderEventKind, OrderLine
+from .topics import check_topic
 
 __all__ = ["parse_events"]
 
@@ -26,7 +29,11 @@ def parse_events(kind: str, topic: str, payload: Any) -> list[CanonicalEvent]:
     parser = _PARSERS.get(kind)
     if parser is None:
         raise ValueError(f"no webhook parser for channel kind {kind!r}")
-    return parser(topic, _fields.mapping(payload, f"{kind} payload"))
+    body = _fields.mapping(payload, f"{kind} payload")
+    # Before any field is read: a body under the wrong topic is refused as such, not
+    # as a body missing that topic's fields.
+    check_topic(kind, topic, body)
+    return parser(topic, body)
 
 
 # --- Shopify: the body is the REST resource of the topic ----------------------------
@@ -47,13 +54,13 @@ def _parse_shopify(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEven
             OrderLine(
                 sku=sku,
                 quantity=_fields.order_quantity(item.get("quantity"), f"{where}.quantity"),
-                line_ref=_fields.identifier(item.get("id"), f"{where}.id"),
+                line_ref=_fields.reference(item.get("id"), f"{where}.id"),
             )
             for where, item, sku in _lines_with_sku(payload.get("line_items"), "line_items")
         ]
         return _order_event(
             kind,
-            order_id=_fields.identifier(payload.get("id"), "id"),
+            order_id=_fields.reference(payload.get("id"), "id"),
             lines=lines,
             occurred_at=_first_time(payload, time_fields),
         )
@@ -94,7 +101,7 @@ def _parse_shopify_refund(payload: Mapping[str, Any]) -> list[CanonicalEvent]:
             OrderLine(
                 sku=sku,
                 quantity=_fields.order_quantity(item.get("quantity"), f"{where}.quantity"),
-                line_ref=_fields.identifier(line_id, f"{where}.line_item_id"),
+                line_ref=_fields.reference(line_id, f"{where}.line_item_id"),
                 restock=restock_all
                 or (
                     isinstance(restock_type, str) and restock_type.lower() in _SHOPIFY_RESTOCK_TYPES
@@ -103,7 +110,7 @@ def _parse_shopify_refund(payload: Mapping[str, Any]) -> list[CanonicalEvent]:
         )
     return _order_event(
         "refunded",
-        order_id=_fields.identifier(payload.get("order_id"), "order_id"),
+        order_id=_fields.reference(payload.get("order_id"), "order_id"),
         lines=lines,
         occurred_at=_first_time(payload, ("processed_at", "created_at")),
     )
@@ -133,7 +140,7 @@ def _parse_woocommerce(topic: str, payload: Mapping[str, Any]) -> list[Canonical
             OrderLine(
                 sku=sku,
                 quantity=_fields.order_quantity(item.get("quantity"), f"{where}.quantity"),
-                line_ref=_fields.identifier(item.get("id"), f"{where}.id"),
+                line_ref=_fields.reference(item.get("id"), f"{where}.id"),
                 # A fully refunded order reports no per-line restock choice; the units
                 # are assumed back on the shelf, and a count corrects it if not.
                 restock=kind == "refunded",
@@ -142,7 +149,7 @@ def _parse_woocommerce(topic: str, payload: Mapping[str, Any]) -> list[Canonical
         ]
         return _order_event(
             kind,
-            order_id=_fields.identifier(payload.get("id"), "id"),
+            order_id=_fields.reference(payload.get("id"), "id"),
             lines=lines,
             occurred_at=occurred_at,
         )
@@ -198,15 +205,13 @@ def _parse_standard(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEve
             OrderLine(
                 sku=sku,
                 quantity=_fields.order_quantity(line.get("quantity"), f"{where}.quantity"),
-                line_ref=sku
-                if line_id is None
-                else _fields.identifier(line_id, f"{where}.line_id"),
+                line_ref=sku if line_id is None else _fields.reference(line_id, f"{where}.line_id"),
                 restock=_fields.flag(line.get("restock"), f"{where}.restock"),
             )
         )
     return _order_event(
         _STANDARD_ORDER_TYPES[topic],
-        order_id=_fields.identifier(data.get("order_id"), "data.order_id"),
+        order_id=_fields.reference(data.get("order_id"), "data.order_id"),
         lines=lines,
         occurred_at=occurred_at,
     )
@@ -260,12 +265,12 @@ def _parse_ebay(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent]:
                 quantity=_fields.order_quantity(item.get("quantity"), f"{where}.quantity"),
                 line_ref=sku
                 if line_id is None
-                else _fields.identifier(line_id, f"{where}.lineItemId"),
+                else _fields.reference(line_id, f"{where}.lineItemId"),
             )
         )
     return _order_event(
         _EBAY_ORDER_TOPICS[topic],
-        order_id=_fields.identifier(data.get("orderId"), "notification.data.orderId"),
+        order_id=_fields.reference(data.get("orderId"), "notification.data.orderId"),
         lines=lines,
         occurred_at=occurred_at,
     )
@@ -318,7 +323,7 @@ def _parse_amazon(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent
                 quantity=_fields.order_quantity(item.get("Quantity"), f"{where}.Quantity"),
                 line_ref=sku
                 if item_id is None
-                else _fields.identifier(item_id, f"{where}.OrderItemId"),
+                else _fields.reference(item_id, f"{where}.OrderItemId"),
             )
         )
     trigger = change.get("OrderChangeTrigger")
@@ -326,7 +331,7 @@ def _parse_amazon(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent
     changed_at = trigger.get("TimeOfOrderChange") if isinstance(trigger, Mapping) else None
     return _order_event(
         kind,
-        order_id=_fields.identifier(change.get("AmazonOrderId"), "AmazonOrderId"),
+        order_id=_fields.reference(change.get("AmazonOrderId"), "AmazonOrderId"),
         lines=lines,
         occurred_at=_fields.timestamp(changed_at, "OrderChangeTrigger.TimeOfOrderChange")
         or _fields.timestamp(payload.get("EventTime"), "EventTime"),

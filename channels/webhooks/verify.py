@@ -166,12 +166,13 @@ def verify_shopify(
             "X-Shopify-Hmac-Sha256 does not match the body under any configured secret"
         )
 
-    topic = _fields.text(header.get("x-shopify-topic"), "X-Shopify-Topic header")
+    topic = _fields.topic(header.get("x-shopify-topic"), "X-Shopify-Topic header")
     payload = _fields.mapping(_fields.parse_json(body, source="Shopify"), "Shopify body")
     # Event-Id is shared by every topic one merchant action fires, hence the topic.
     if event_id := header.get("x-shopify-event-id"):
-        dedupe_key = _dedupe_key(topic, event_id)
+        dedupe_key = _dedupe_key(topic, _fields.clean(event_id, "X-Shopify-Event-Id header"))
     elif webhook_id := header.get("x-shopify-webhook-id"):
+        webhook_id = _fields.clean(webhook_id, "X-Shopify-Webhook-Id header")
         dedupe_key = _dedupe_key("webhook-id", webhook_id)
     else:
         raise MalformedDelivery("missing X-Shopify-Event-Id and X-Shopify-Webhook-Id headers")
@@ -222,7 +223,7 @@ def verify_woocommerce(
             "X-WC-Webhook-Signature does not match the body under any configured secret"
         )
 
-    topic = _fields.text(header.get("x-wc-webhook-topic"), "X-WC-Webhook-Topic header")
+    topic = _fields.topic(header.get("x-wc-webhook-topic"), "X-WC-Webhook-Topic header")
     webhook_id = _fields.text(header.get("x-wc-webhook-id"), "X-WC-Webhook-ID header")
     payload = _fields.mapping(_fields.parse_json(body, source="WooCommerce"), "WooCommerce body")
     resource_id = _fields.identifier(payload.get("id"), "id")
@@ -230,10 +231,9 @@ def verify_woocommerce(
     # delivery time: the same (resource, modification time) means the same state. Deleted
     # resources carry only {id}, so their modification time is empty.
     modified = payload.get("date_modified_gmt")
+    modified = _fields.clean(modified, "date_modified_gmt") if isinstance(modified, str) else ""
     return Delivery(
-        dedupe_key=_dedupe_key(
-            webhook_id, resource_id, modified if isinstance(modified, str) else ""
-        ),
+        dedupe_key=_dedupe_key(webhook_id, resource_id, modified),
         topic=topic,
         source_timestamp=_fields.lenient_timestamp(modified),
         payload=payload,
@@ -298,7 +298,7 @@ def verify_standard(
     payload = _fields.mapping(_fields.parse_json(body, source="Standard Webhooks"), "body")
     return Delivery(
         dedupe_key=msg_id,
-        topic=_fields.text(payload.get("type"), "type"),
+        topic=_fields.topic(payload.get("type"), "type"),
         source_timestamp=sent_at,
         payload=payload,
         kept_headers=_kept(header, _STANDARD_KEPT),
@@ -340,7 +340,7 @@ def verify_ebay(
     )
     return Delivery(
         dedupe_key=_dedupe_key(notification_id),
-        topic=_fields.text(metadata.get("topic"), "metadata.topic"),
+        topic=_fields.topic(metadata.get("topic"), "metadata.topic"),
         source_timestamp=_fields.lenient_timestamp(notification.get("eventDate")),
         payload=payload,
         kept_headers=_kept(header, ()),
@@ -378,7 +378,7 @@ def parse_amazon_notification(message_body: str | bytes) -> Delivery:
     )
     return Delivery(
         dedupe_key=_dedupe_key(notification_id),
-        topic=_fields.text(payload.get("NotificationType"), "NotificationType"),
+        topic=_fields.topic(payload.get("NotificationType"), "NotificationType"),
         source_timestamp=_fields.lenient_timestamp(payload.get("EventTime")),
         payload=payload,
     )
@@ -554,7 +554,12 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _kept(header: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
-    return {name: header[name] for name in (*_COMMON_KEPT, *names) if name in header}
+    # Stored as JSON for audit: a NUL there would fail in the database, not here.
+    return {
+        name: _fields.storable(header[name], f"{name} header")
+        for name in (*_COMMON_KEPT, *names)
+        if name in header
+    }
 
 
 def _require_post(channel: str, method: str) -> None:

@@ -9,7 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from channels.webhooks import _fields
 from channels.webhooks.errors import MalformedDelivery, SignatureInvalid, WebhookRejected
+from channels.webhooks.events import CanonicalEvent, OrderEvent
 from channels.webhooks.parse import parse_events
 from channels.webhooks.signing import (
     make_standard_secret,
@@ -46,8 +48,16 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+# Strings that break storage are drawn often: control characters, and codes whose
+# case-folded form outgrows the SKU column.
+hostile_text = st.sampled_from(["A\x00B", "\x1f", "ß" * 60, "9" * 101, "X\ud800"])
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | hostile_text,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
     ),
@@ -106,6 +116,27 @@ def test_arbitrary_requests_are_accepted_or_rejected_cleanly(
         return
     # Only the unsigned handshakes can get through without a valid signature.
     assert delivery.ping or delivery.challenge_response is not None
+
+
+def _assert_storable(events: list[CanonicalEvent]) -> None:
+    """What parse returns fits the columns intake writes it to, as the database sees it."""
+    for event in events:
+        if isinstance(event, OrderEvent):
+            values = [(event.order_id, _fields.MAX_REF_LENGTH)]
+            for line in event.lines:
+                values += [
+                    (line.sku, _fields.MAX_SKU_LENGTH),
+                    (line.line_ref, _fields.MAX_REF_LENGTH),
+                ]
+                assert len(_fields.sku_key(line.sku)) <= _fields.MAX_SKU_LENGTH
+        else:
+            values = [(event.external_id, _fields.MAX_ID_LENGTH)]
+            if event.sku is not None:
+                values.append((event.sku, _fields.MAX_SKU_LENGTH))
+        for value, limit in values:
+            assert 0 < len(value) <= limit
+            assert value.encode("utf-8")  # no lone surrogate
+            assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)
 
 
 def _signed_headers(
@@ -178,10 +209,12 @@ def test_signed_arbitrary_json_is_parsed_or_refused_as_malformed(
             settings=_settings(ebay_key_server),
             now=NOW,
         )
-        parse_events(kind, delivery.topic, delivery.payload)
+        events = parse_events(kind, delivery.topic, delivery.payload)
     # A correctly signed delivery is never refused for its signature.
     except MalformedDelivery:
-        pass
+        return
+    assert len(delivery.topic) <= _fields.MAX_TOPIC_LENGTH
+    _assert_storable(events)
 
 
 FIXTURES = {
@@ -247,11 +280,12 @@ def test_mutated_real_payloads_are_parsed_or_rejected_cleanly(
         else:
             target[last] = data.draw(json_values)
     try:
-        parse_events(kind, topic, payload)
+        events = parse_events(kind, topic, payload)
         if kind == "amazon":
             parse_amazon_notification(json.dumps(payload))
     except WebhookRejected:
-        pass
+        return
+    _assert_storable(events)
 
 
 @FUZZ
