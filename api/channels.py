@@ -153,6 +153,11 @@ def _locations(codes: list[str]):
 
 
 class ChannelListApi(ListAPIView):
+    required_permissions = {
+        "GET": "channels.view_channel",
+        "POST": ("channels.add_channel", "channels.manage_channel_endpoints"),
+    }
+
     serializer_class = ChannelOutputSerializer
     pagination_class = None
 
@@ -174,6 +179,8 @@ class ChannelListApi(ListAPIView):
 
 
 class ChannelDetailApi(APIView):
+    required_permissions = {"GET": "channels.view_channel", "PATCH": "channels.change_channel"}
+
     @extend_schema_serializer(component_name="ChannelUpdate")
     class UpdateSerializer(ChannelInputSerializer):
         slug = None
@@ -206,6 +213,11 @@ class ChannelDetailApi(APIView):
 
 
 class AllocationOverrideApi(APIView):
+    required_permissions = {
+        "GET": "channels.view_allocationrule",
+        "POST": ("channels.add_allocationrule", "channels.change_allocationrule"),
+    }
+
     @extend_schema_serializer(component_name="AllocationOverride")
     class InputSerializer(AllocationSerializer):
         sku = serializers.CharField(max_length=100)
@@ -230,6 +242,8 @@ class AllocationOverrideApi(APIView):
 
 
 class AllocationOverrideDetailApi(APIView):
+    required_permissions = {"DELETE": "channels.delete_allocationrule"}
+
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, slug: str, sku: str) -> Response:
         allocation_rule_delete(channel=channel_get(slug), sku=sku_get(sku), actor=request.user)
@@ -254,6 +268,8 @@ class ListingSerializer(serializers.ModelSerializer):
 
 
 class ListingListApi(ListAPIView):
+    required_permissions = {"GET": "channels.view_listing", "POST": "channels.change_listing"}
+
     @extend_schema_serializer(component_name="ListingMap")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=100)
@@ -287,6 +303,8 @@ class ListingImportApi(APIView):
     """POST a CSV (`sku,channel,external_id,external_parent_id,external_location_id`) as
     the body (text/csv), a multipart `file`, or JSON `{"csv": "..."}`."""
 
+    required_permissions = {"POST": "channels.change_listing"}
+
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_parsers(self):
@@ -313,6 +331,8 @@ class ListingImportApi(APIView):
 
 
 class ListingExportApi(APIView):
+    required_permissions = {"GET": "channels.view_listing"}
+
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(listings_export_csv(), content_type="text/csv")
@@ -352,6 +372,8 @@ class DlqEntrySerializer(serializers.ModelSerializer):
 
 
 class DlqListApi(ListAPIView):
+    required_permissions = {"GET": "channels.view_outboxentry"}
+
     serializer_class = DlqEntrySerializer
 
     def get_queryset(self):
@@ -375,6 +397,8 @@ class DlqActionSchema(AutoSchema):
 
 
 class DlqEntryActionApi(APIView):
+    required_permissions = {"POST": "channels.act_on_dlq"}
+
     action: str = "retry"
     schema = DlqActionSchema()
 
@@ -387,6 +411,8 @@ class DlqEntryActionApi(APIView):
 
 
 class DlqBulkActionApi(APIView):
+    required_permissions = {"POST": "channels.act_on_dlq"}
+
     action: str = "retry"
     schema = DlqActionSchema()
 
@@ -447,6 +473,8 @@ class DriftSerializer(serializers.ModelSerializer):
 
 
 class DriftListApi(ListAPIView):
+    required_permissions = {"GET": "channels.view_drift"}
+
     serializer_class = DriftSerializer
 
     def get_queryset(self):
@@ -468,6 +496,8 @@ def _drift(pk: int) -> Drift:
 
 class DriftDecisionApi(APIView):
     """A person's decision on one drift record: parse, decide (a service), render."""
+
+    required_permissions = {"POST": "channels.decide_drift"}
 
     @extend_schema_serializer(component_name="DriftReject")
     class InputSerializer(serializers.Serializer):
@@ -507,6 +537,8 @@ class DriftApproveApi(DriftDecisionApi):
 
 
 class AuditApi(APIView):
+    required_permissions = {"GET": ("channels.view_channelaudit", "ledger.view_movement")}
+
     @extend_schema(
         parameters=[OpenApiParameter("sku", str, required=True), OpenApiParameter("limit", int)],
         responses={200: dict},
@@ -526,6 +558,8 @@ class AuditApi(APIView):
 class OutboxListApi(ListAPIView):
     """What the hub still owes the channels: pending and in-flight pushes by default
     (`?status=` any outbox status, `?channel=`, `?sku=`)."""
+
+    required_permissions = {"GET": "channels.view_outboxentry"}
 
     class OutputSerializer(DlqEntrySerializer):
         class Meta(DlqEntrySerializer.Meta):

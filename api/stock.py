@@ -71,6 +71,8 @@ def replay_headers(operation) -> dict[str, str]:
 
 
 class SkuListApi(ListAPIView):
+    required_permissions = {"GET": "ledger.view_sku", "POST": "ledger.add_sku"}
+
     @extend_schema_serializer(component_name="SkuSummary")
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField()
@@ -114,6 +116,8 @@ class LevelSerializer(serializers.Serializer):
 
 
 class SkuDetailApi(APIView):
+    required_permissions = {"GET": ("ledger.view_sku", "channels.view_listing")}
+
     @extend_schema(
         responses=inline_serializer(
             "SkuDetail",
@@ -151,6 +155,8 @@ class SkuDetailApi(APIView):
 class SkuBulkCreateApi(APIView):
     """A catalogue import: up to 10,000 SKUs in one call, all or nothing."""
 
+    required_permissions = {"POST": "ledger.add_sku"}
+
     @extend_schema_serializer(component_name="SkuBulkCreate")
     class InputSerializer(serializers.Serializer):
         skus = SkuListApi.InputSerializer(many=True, allow_empty=False, max_length=10_000)
@@ -170,6 +176,8 @@ class SkuBulkCreateApi(APIView):
 
 
 class LocationListApi(ListAPIView):
+    required_permissions = {"GET": "ledger.view_location", "POST": "ledger.add_location"}
+
     @extend_schema_serializer(component_name="Location")
     class OutputSerializer(serializers.ModelSerializer):
         class Meta:
@@ -219,6 +227,8 @@ class MovementSerializer(serializers.ModelSerializer):
 
 
 class MovementCreateApi(APIView):
+    required_permissions = {"POST": "ledger.record_movement"}
+
     @extend_schema_serializer(component_name="MovementCreate")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=100)
@@ -279,6 +289,8 @@ class MovementCreateApi(APIView):
 
 class ReceiptCreateApi(APIView):
     """A goods receipt with many lines (up to 10,000): one operation, all or nothing."""
+
+    required_permissions = {"POST": "ledger.record_movement"}
 
     @extend_schema_serializer(component_name="ReceiptCreate")
     class InputSerializer(serializers.Serializer):
@@ -342,6 +354,8 @@ class ReservationSerializer(serializers.ModelSerializer):
 
 
 class ReservationCreateApi(APIView):
+    required_permissions = {"POST": "ledger.add_reservation"}
+
     @extend_schema_serializer(component_name="ReservationCreate")
     class InputSerializer(serializers.Serializer):
         sku = serializers.CharField(max_length=100)
@@ -384,12 +398,16 @@ def _reservation(pk: int) -> Reservation:
 
 
 class ReservationDetailApi(APIView):
+    required_permissions = {"GET": "ledger.view_reservation"}
+
     @extend_schema(responses=ReservationSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(ReservationSerializer(_reservation(pk)).data)
 
 
 class ReservationReleaseApi(APIView):
+    required_permissions = {"POST": "ledger.change_reservation"}
+
     service = staticmethod(reservation_release)
 
     @extend_schema(request=None, responses=ReservationSerializer, parameters=[IDEMPOTENCY_HEADER])
@@ -406,6 +424,8 @@ class ReservationShipApi(ReservationReleaseApi):
 
 
 class IncidentListApi(ListAPIView):
+    required_permissions = {"GET": "ledger.view_oversellincident"}
+
     @extend_schema_serializer(component_name="OversellIncident")
     class OutputSerializer(serializers.ModelSerializer):
         sku = serializers.CharField(source="sku.code")
@@ -439,6 +459,8 @@ class IncidentListApi(ListAPIView):
 
 
 class IncidentResolveApi(APIView):
+    required_permissions = {"POST": "ledger.resolve_oversellincident"}
+
     class InputSerializer(serializers.Serializer):
         resolution = serializers.CharField(max_length=500, allow_blank=True, required=False)
 

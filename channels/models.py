@@ -70,6 +70,12 @@ class Channel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            (
+                "manage_channel_endpoints",
+                "Can change where a channel sends requests and with which credentials and secrets",
+            )
+        ]
         ordering = ["slug"]
 
     def __str__(self) -> str:
@@ -214,6 +220,7 @@ class OutboxEntry(models.Model):
     enqueued_at = models.DateTimeField(help_text="When the stock change was committed.")
 
     class Meta:
+        permissions = [("act_on_dlq", "Can retry or discard dead-letter entries")]
         ordering = ["priority", "next_attempt_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -368,6 +375,12 @@ class Drift(models.Model):
     decision_note = models.TextField(blank=True)
 
     class Meta:
+        permissions = [
+            (
+                "decide_drift",
+                "Can decide drift: push the hub's number, accept the channel's, reject",
+            )
+        ]
         ordering = ["-detected_at"]
 
     def __str__(self) -> str:

@@ -145,6 +145,12 @@ class Movement(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        permissions = [
+            (
+                "record_movement",
+                "Can record stock movements: receipts, adjustments, counts, returns, transfers",
+            )
+        ]
         ordering = ["id"]
         indexes = [models.Index(fields=["sku", "location", "id"])]
 
@@ -232,6 +238,7 @@ class OversellIncident(models.Model):
     )
 
     class Meta:
+        permissions = [("resolve_oversellincident", "Can resolve oversell incidents")]
         ordering = ["-opened_at"]
         constraints = [
             models.UniqueConstraint(

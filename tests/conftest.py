@@ -10,7 +10,7 @@ from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
+from tests.factories import role_user
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,7 +60,9 @@ def fresh_flow_control():
 
 @pytest.fixture
 def user(db):
-    return UserFactory()
+    """A person who may do everything the hub offers (the Admin role); the permission
+    tests (tests/test_permissions.py) use each role and no role at all."""
+    return role_user("Admin")
 
 
 @pytest.fixture

@@ -39,3 +39,19 @@ class LocationFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"loc-{n}")
     name = factory.Sequence(lambda n: f"Store {n}")
     priority = factory.Sequence(lambda n: 10 + n)
+
+
+def role_user(role: str | None, **fields):
+    """A user in the role's group (None: in no group at all). The groups are made by a
+    migration; a test that flushed the database gets them back here."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from inventory_hub.roles import sync_role_groups
+
+    user = UserFactory(**fields)
+    if role is not None:
+        if not Group.objects.filter(name=role).exists():
+            sync_role_groups(apps)
+        user.groups.add(Group.objects.get(name=role))
+    return user

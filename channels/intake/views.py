@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from inventory_hub.errors import error_body
 from inventory_hub.metrics import UNKNOWN_CHANNEL, WEBHOOKS
+from inventory_hub.permissions import PUBLIC
 
 from ..models import Channel
 from ..webhooks.parse import parse_events
@@ -35,6 +36,8 @@ def _refuse(label: str, code: str, message: str, http_status: int) -> Response:
 
 
 class WebhookIntakeView(APIView):
+    # Channels call this URL: the signature is the credential (checked per kind).
+    required_permissions = PUBLIC
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []

@@ -6,25 +6,25 @@ Views only read and render; one view renders the page and, for htmx, the rows pa
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
 from channels.models import ListingState
+from inventory_hub.permissions import requires
 
 from ..selectors import channel_listing_rows, channel_rows, channel_with_counts
 from .common import PAGE_SIZE, wants_partial
 
 
-@login_required
+@requires({"GET": "channels.view_channel"})
 def channel_list(request: HttpRequest) -> HttpResponse:
     channels = list(channel_rows())
     return render(request, "dashboard/channel_list.html", {"channels": channels})
 
 
-@login_required
+@requires({"GET": ("channels.view_channel", "channels.view_listing")})
 @vary_on_headers("HX-Request")
 def channel_detail(request: HttpRequest, slug: str) -> HttpResponse:
     channel = channel_with_counts(slug=slug)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from inventory_hub.errors import DomainError
+from inventory_hub.permissions import requires
 from ledger.models import IncidentStatus
 from ledger.selectors import incident_rows
 from ledger.services import incident_resolve
@@ -18,7 +18,7 @@ from ledger.services import incident_resolve
 from .common import NOT_ACCEPTED, PAGE_SIZE, wants_partial
 
 
-@login_required
+@requires({"GET": "ledger.view_oversellincident"})
 @vary_on_headers("HX-Request")
 def incidents(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
@@ -51,7 +51,7 @@ def _render_incidents(
     return render(request, template_name, context, status=http_status)
 
 
-@login_required
+@requires({"POST": "ledger.resolve_oversellincident"})
 @require_POST
 def incident_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A person closes an open incident, saying how (the list comes back, still filtered)."""

@@ -13,7 +13,6 @@ import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from channels.health import loop_health
 from inventory_hub.errors import DomainError
+from inventory_hub.permissions import requires
 from ledger.errors import SkuNotFound
 from ledger.models import Location, MovementKind, Reservation, Sku, Source
 from ledger.selectors import (
@@ -57,7 +57,7 @@ def _sku_or_404(code: str) -> Sku:
 # --- overview ---------------------------------------------------------------------------
 
 
-@login_required
+@requires({"GET": ("ledger.view_sku", "channels.view_listing")})
 @vary_on_headers("HX-Request")
 def overview(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:100]
@@ -169,7 +169,7 @@ def _render_stock(
     return render(request, template_name, context, status=status)
 
 
-@login_required
+@requires({"GET": ("ledger.view_sku", "channels.view_listing"), "POST": "ledger.record_movement"})
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
@@ -200,7 +200,7 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
     return _render_stock(request, context, status=NOT_ACCEPTED)
 
 
-@login_required
+@requires({"POST": "ledger.change_reservation"})
 @require_POST
 def reservation_close(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Release (the order was cancelled) or ship (it left the building) a reservation."""
@@ -231,7 +231,7 @@ def reservation_close(request: HttpRequest, pk: int, action: str) -> HttpRespons
 # --- new SKU ----------------------------------------------------------------------------
 
 
-@login_required
+@requires({"GET": "ledger.add_sku", "POST": "ledger.add_sku"})
 @require_http_methods(["GET", "POST"])
 def sku_new(request: HttpRequest) -> HttpResponse:
     form = SkuForm(request.POST or None)
