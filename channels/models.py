@@ -68,6 +68,9 @@ class Channel(models.Model):
         Location, through="ChannelLocation", related_name="channels", blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Changes with every save: the intake's per-process cache of decrypted secrets is
+    # keyed by it (channels/intake/verify.py), so a rotated secret applies at once.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         permissions = [

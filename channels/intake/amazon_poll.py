@@ -20,7 +20,7 @@ from inventory_hub.metrics import WEBHOOKS
 from ..models import Channel, ChannelKind
 from ..webhooks.parse import parse_events
 from ..webhooks.verify import WebhookRejected, parse_amazon_notification
-from .inbox import inbox_accept
+from .accept import inbox_accept
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ def amazon_poll_channel(*, channel: Channel, wait_seconds: int = 10, rounds: int
             try:
                 delivery = parse_amazon_notification(body)
                 parse_events(channel.kind, delivery.topic, delivery.payload)
-                _, created = inbox_accept(channel=channel, delivery=delivery, body=body.encode())
+                _, created = inbox_accept(
+                    channel_id=channel.pk, delivery=delivery, body=body.encode()
+                )
             except WebhookRejected as exc:
                 WEBHOOKS.labels(channel=channel.slug, outcome="400").inc()
                 logger.error("amazon %s: unusable notification left in SQS: %s", channel.slug, exc)

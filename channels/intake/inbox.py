@@ -1,8 +1,8 @@
 """Webhook intake: persist first, process later, apply each transition once.
 
-`inbox_accept` is all the web request does after verification: one INSERT (the UNIQUE
-(channel, dedupe_key) makes a redelivery a no-op) and, on commit, a wake-up for the
-intake worker (a burst of deliveries publishes one task, see `wakeup`).
+`accept.inbox_accept` is all the web request does after verification: one INSERT (the
+UNIQUE (channel, dedupe_key) makes a redelivery a no-op) and, on commit, a wake-up for
+the intake worker (a burst of deliveries publishes one task, see `wake`).
 `inbox_process_waiting` claims what waits, oldest first, and applies it in batches: one
 transaction per batch and one outbox refresh per touched listing at the end of it; if a
 delivery fails, the batch rolls back and each of its deliveries is applied alone (so a
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -52,9 +52,9 @@ from ..wakeup import (
 )
 from ..webhooks.events import LevelReported, OrderEvent
 from ..webhooks.parse import parse_events
-from ..webhooks.verify import Delivery, MalformedDelivery, WebhookRejected
+from ..webhooks.verify import WebhookRejected
 from .orders import order_event_apply
-from .wake import PROCESS_TASK, PROCESSOR_LEASE_MS, WAKE_FLAG, processor_leases, request_processing
+from .wake import PROCESS_TASK, PROCESSOR_LEASE_MS, WAKE_FLAG, processor_leases
 
 logger = logging.getLogger(__name__)
 
@@ -63,36 +63,6 @@ logger = logging.getLogger(__name__)
 # delivery for a moment, not for minutes.
 PROCESS_BACKOFF = [timedelta(seconds=s) for s in (2, 10, 60, 300, 1800, 7200, 21600)]
 STUCK_AFTER = timedelta(seconds=30)
-
-
-def check_storable(delivery: Delivery) -> None:
-    """PostgreSQL text cannot hold NUL: a delivery smuggling one into a stored field is
-    refused at the door (400) rather than failing later in the database."""
-    texts = [delivery.topic, delivery.dedupe_key, *delivery.kept_headers.values()]
-    if any("\x00" in text for text in texts):
-        raise MalformedDelivery("NUL characters are not allowed in ids, topics or headers")
-
-
-def inbox_accept(*, channel: Channel, delivery: Delivery, body: bytes) -> tuple[InboundEvent, bool]:
-    """Store a verified delivery. Returns (event, created); a duplicate is not created.
-    Raises MalformedDelivery for a delivery the database cannot store."""
-    check_storable(delivery)
-    event = InboundEvent(
-        channel=channel,
-        dedupe_key=delivery.dedupe_key,
-        topic=delivery.topic[:100],
-        body=body.decode("utf-8", errors="replace"),
-        headers=delivery.kept_headers,
-        source_timestamp=delivery.source_timestamp,
-    )
-    try:
-        with transaction.atomic():
-            event.save()
-            transaction.on_commit(request_processing)
-    except IntegrityError:
-        existing = InboundEvent.objects.get(channel=channel, dedupe_key=delivery.dedupe_key)
-        return existing, False
-    return event, True
 
 
 def _ready(now) -> Q:

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,11 +21,11 @@ from inventory_hub.errors import error_body
 from inventory_hub.metrics import UNKNOWN_CHANNEL, WEBHOOKS
 from inventory_hub.permissions import PUBLIC
 
-from ..models import Channel
+from ..webhooks.errors import TopicMismatch
 from ..webhooks.parse import parse_events
 from ..webhooks.verify import WebhookRejected
-from .inbox import inbox_accept
-from .verify import delivery_verify
+from .accept import inbox_accept
+from .verify import delivery_verify, intake_channel
 
 MAX_BODY = 1024 * 1024
 
@@ -41,6 +42,7 @@ class WebhookIntakeView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+    renderer_classes = [JSONRenderer]  # channels read JSON: no content negotiation
 
     @extend_schema(
         summary="eBay endpoint validation (GET ?challenge_code=...)",
@@ -57,21 +59,15 @@ class WebhookIntakeView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, slug: str) -> Response:
-        channel = Channel.objects.filter(slug=slug).first()
+        channel = intake_channel(slug)
         if channel is None:
             return _refuse(UNKNOWN_CHANNEL, "unknown_channel", f"No channel {slug!r} here.", 404)
         if not channel.enabled:
             # 404, not 410: Standard Webhooks senders permanently disable an endpoint
             # that answers 410, and a paused channel should come back without that.
             return _refuse(slug, "channel_disabled", f"Channel {slug!r} is disabled.", 404)
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > MAX_BODY:
-            return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
-        if len(body) > MAX_BODY:
+        body = _body(request)
+        if body is None:
             return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
         try:
             delivery = delivery_verify(
@@ -81,21 +77,40 @@ class WebhookIntakeView(APIView):
                 method=request.method,
                 query=request.GET,
             )
-            if delivery.challenge_response is not None:
-                WEBHOOKS.labels(channel=slug, outcome="challenge").inc()
-                return Response(delivery.challenge_response)
-            if delivery.ping:
-                WEBHOOKS.labels(channel=slug, outcome="ping").inc()
-                return Response({"status": "ok", "message": "ping acknowledged"})
+            if delivery.challenge_response is not None or delivery.ping:
+                return _acknowledge(slug, delivery)
             parse_events(channel.kind, delivery.topic, delivery.payload)
-            event, created = inbox_accept(channel=channel, delivery=delivery, body=body)
+            event_id, created = inbox_accept(channel_id=channel.pk, delivery=delivery, body=body)
         except WebhookRejected as exc:
-            code = {401: "invalid_signature", 400: "malformed", 503: "unavailable"}.get(
-                exc.status_code, "rejected"
-            )
-            return _refuse(slug, code, str(exc), exc.status_code)
-        WEBHOOKS.labels(channel=slug, outcome="accepted" if created else "duplicate").inc()
-        return Response(
-            {"status": "accepted" if created else "duplicate", "event_id": event.pk},
-            status=status.HTTP_200_OK,
-        )
+            return _refuse(slug, _error_code(exc), str(exc), exc.status_code)
+        outcome = "accepted" if created else "duplicate"
+        WEBHOOKS.labels(channel=slug, outcome=outcome).inc()
+        return Response({"status": outcome, "event_id": event_id}, status=status.HTTP_200_OK)
+
+
+def _body(request: Request) -> bytes | None:
+    """The body, or None when it is over the limit (announced or actual)."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
+        return None
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None
+    return body if len(body) <= MAX_BODY else None
+
+
+def _acknowledge(slug: str, delivery) -> Response:
+    """eBay's endpoint challenge, or a channel's ping: answered, nothing stored."""
+    if delivery.challenge_response is not None:
+        WEBHOOKS.labels(channel=slug, outcome="challenge").inc()
+        return Response(delivery.challenge_response)
+    WEBHOOKS.labels(channel=slug, outcome="ping").inc()
+    return Response({"status": "ok", "message": "ping acknowledged"})
+
+
+def _error_code(exc: WebhookRejected) -> str:
+    if isinstance(exc, TopicMismatch):
+        return "topic_mismatch"
+    return {401: "invalid_signature", 400: "malformed", 503: "unavailable"}.get(
+        exc.status_code, "rejected"
+    )

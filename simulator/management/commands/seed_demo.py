@@ -12,6 +12,7 @@ import time
 import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
@@ -35,6 +36,9 @@ CATALOGUE = [
 ]
 
 # slug -> (kind, name, default allocation)
+# Demo logins, one per role (the superuser "demo" may do everything).
+ROLE_USERS = {"admin": "Admin", "merchant": "Merchant", "approver": "Approver", "viewer": "Viewer"}
+
 CHANNELS = {
     "shopify": (ChannelKind.SHOPIFY, "Shopify store", {"mode": "pool", "buffer_units": 2}),
     "woocommerce": (
@@ -89,11 +93,27 @@ class Command(BaseCommand):
             )
         self._create_stores(simulator_url, web_url, wait)
         token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
+        self._role_users(password)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready. Log in as {username} / {password}   (API token: {token.key})"
             )
         )
+        self.stdout.write(
+            "  One login per role, same password: "
+            + ", ".join(f"{name} ({role})" for name, role in ROLE_USERS.items())
+        )
+
+    @staticmethod
+    def _role_users(password: str) -> None:
+        """One person per role, to try what each may do (the roles: inventory_hub.roles)."""
+        for name, role in ROLE_USERS.items():
+            user, _ = get_user_model().objects.get_or_create(
+                username=name, defaults={"is_staff": False}
+            )
+            user.set_password(password)
+            user.save()
+            user.groups.set([Group.objects.get(name=role)])
 
     def _login(self, username: str) -> str:
         path = settings.VAR_DIR / "demo-login.txt"

@@ -42,7 +42,7 @@ def test_a_signed_order_under_another_topic_is_refused_and_not_stored(client, sh
     response = post(client, ORDER, "orders/cancelled", "e-2")
 
     assert response.status_code == 400
-    assert response.json()["error"] == "malformed"
+    assert response.json()["error"] == "topic_mismatch"
     assert "cancelled_at must be set, got null" in response.json()["message"]
     assert InboundEvent.objects.count() == 1
 

@@ -1,0 +1,64 @@
+"""What the web request does with a verified delivery: store it, once, and wake the
+intake worker. Everything else happens in the worker (`inbox`).
+
+One statement: `INSERT ... ON CONFLICT (channel, dedupe key) DO NOTHING RETURNING id`,
+committed before the 200 (in autocommit it is its own transaction; inside a caller's
+transaction the wake-up waits for that commit). A redelivery inserts nothing and gets the
+first row's id.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import InboundEvent, InboundStatus
+from ..webhooks.verify import Delivery, MalformedDelivery
+from .wake import request_processing
+
+_TABLE = InboundEvent._meta.db_table
+_INSERT = f"""
+    INSERT INTO {_TABLE} (channel_id, dedupe_key, topic, body, headers, received_at,
+        source_timestamp, status, attempts, error, unmapped_skus)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, '{InboundStatus.RECEIVED}', 0, '', '[]')
+    ON CONFLICT (channel_id, dedupe_key) DO NOTHING
+    RETURNING id
+"""
+_FIRST = f"SELECT id FROM {_TABLE} WHERE channel_id = %s AND dedupe_key = %s"
+
+
+def check_storable(delivery: Delivery) -> None:
+    """PostgreSQL text cannot hold NUL: a delivery smuggling one into a stored field is
+    refused at the door (400) rather than failing later in the database. (The webhook
+    parsers refuse control characters already; this is the last line.)"""
+    texts = [delivery.topic, delivery.dedupe_key, *delivery.kept_headers.values()]
+    if any("\x00" in text for text in texts):
+        raise MalformedDelivery("NUL characters are not allowed in ids, topics or headers")
+
+
+def inbox_accept(*, channel_id: int, delivery: Delivery, body: bytes) -> tuple[int, bool]:
+    """Store a verified delivery for the channel. Returns (inbox row id, created); a
+    redelivery creates nothing. Raises MalformedDelivery for what cannot be stored."""
+    check_storable(delivery)
+    text = body.decode("utf-8", errors="replace")
+    if "\x00" in text:
+        raise MalformedDelivery("NUL characters are not allowed in a webhook body")
+    params = [
+        channel_id,
+        delivery.dedupe_key,
+        delivery.topic[:100],
+        text,
+        json.dumps(delivery.kept_headers),
+        timezone.now(),
+        delivery.source_timestamp,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, params)
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(_FIRST, [channel_id, delivery.dedupe_key])
+            return cursor.fetchone()[0], False
+    transaction.on_commit(request_processing)
+    return row[0], True
