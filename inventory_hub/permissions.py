@@ -14,6 +14,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
 from rest_framework.permissions import BasePermission
 
 # A rule: HTTP method -> the permissions it needs (all of them). HEAD and OPTIONS follow
@@ -43,7 +44,9 @@ class RolePermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         needed = required_for(getattr(view, "required_permissions", None), request.method)
         if needed is None:
-            return False
+            # A method the view does not answer gets its 405 from DRF; one it answers
+            # without a rule is refused.
+            return not hasattr(view, request.method.lower())
         if needed == ():
             return True
         user = request.user
@@ -60,7 +63,9 @@ def requires(rule: Rule) -> Callable:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             needed = required_for(rule, request.method)
-            if needed is None or not request.user.has_perms(needed):
+            if needed is None:
+                return HttpResponseNotAllowed(sorted(rule))
+            if not request.user.has_perms(needed):
                 raise PermissionDenied(RolePermission.message)
             return view(request, *args, **kwargs)
 

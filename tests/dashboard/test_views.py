@@ -177,8 +177,9 @@ def test_overview_costs_the_same_queries_for_3_or_30_skus_and_channels(
     build_catalogue(3)
     page_queries = count_queries(merchant, "/")
     rows_queries = count_queries(merchant, "/?q=sku", **HTMX)
-    # session, user, count, rows, listings with channels; the page adds 4 health numbers
-    assert (page_queries, rows_queries) == (9, 5)
+    # session, user, the user's and its groups' permissions, count, rows, listings with
+    # channels; the page adds 4 health numbers and the roles named in the header
+    assert (page_queries, rows_queries) == (12, 7)
 
     build_catalogue(30, start=3)
     with django_assert_num_queries(page_queries):
@@ -207,8 +208,9 @@ def test_sku_page_costs_the_same_queries_for_3_or_30_channels(merchant, django_a
     sku = build_busy_sku(3)
     url = f"/skus/{sku.code}/"
     queries = count_queries(merchant, url)
-    # session, user, sku, locations, levels, listings, reservations + lines, movements
-    assert queries == 9
+    # session, user, permissions (user, groups), sku, locations, levels, listings,
+    # reservations + lines, movements, the roles named in the header
+    assert queries == 12
 
     build_busy_sku(30, start=3)
     with django_assert_num_queries(queries):
@@ -531,7 +533,9 @@ def test_channel_list_costs_the_same_queries_for_3_or_30_channels(
 ):
     build_catalogue(3)
     queries = count_queries(merchant, "/channels/")
-    assert queries == 4  # session, user, channels with their counts, default rules
+    # session, user, permissions (user, groups), channels with their counts, default
+    # rules, the roles named in the header
+    assert queries == 7
     build_catalogue(30, start=3)
     with django_assert_num_queries(queries):
         response = merchant.get("/channels/")
