@@ -18,8 +18,8 @@ from botocore.config import Config
 from inventory_hub.metrics import WEBHOOKS
 
 from ..models import Channel, ChannelKind
-from ..webhooks.parse import parse_events
-from ..webhooks.verify import WebhookRejected, parse_amazon_notification
+from ..webhooks.parse import parse_amazon_notification, parse_events
+from ..webhooks.verify import WebhookRejected
 from .accept import inbox_accept
 
 logger = logging.getLogger(__name__)

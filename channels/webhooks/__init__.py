@@ -18,8 +18,8 @@ from .errors import (
     WebhookRejected,
 )
 from .events import CanonicalEvent, LevelReported, OrderEvent, OrderLine
-from .parse import parse_events
-from .verify import Delivery, parse_amazon_notification, verify_delivery
+from .parse import parse_amazon_notification, parse_events
+from .verify import Delivery, verify_delivery
 
 __all__ = [
     "CanonicalEvent",

@@ -17,6 +17,7 @@ from . import _fields
 from .errors import MalformedDelivery
 from .events import CanonicalEvent, LevelReported, OrderEvent, OrderEventKind, OrderLine
 from .topics import check_topic
+from .verify import Delivery, make_dedupe_key
 
 __all__ = ["parse_events"]
 
@@ -169,7 +170,7 @@ def _parse_woocommerce(topic: str, payload: Mapping[str, Any]) -> list[Canonical
     return []
 
 
-# --- Standard Webhooks and the sandbox: the hub's own contract (DESIGN.md) ----------
+# --- Standard Webhooks and the sandbox: the hub's own contract (README) ----------------
 
 _STANDARD_ORDER_TYPES: dict[str, OrderEventKind] = {
     "order.created": "placed",
@@ -219,7 +220,7 @@ def _parse_standard(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEve
 
 # --- eBay: envelope {metadata, notification{data}} ----------------------------------
 
-# ASSUMPTION (CHANNELS.md marks eBay's data fields UNVERIFIED): order topics carry
+# ASSUMPTION (eBay's data fields are not verified against a live account): order topics carry
 # data {orderId, lineItems: [{sku, quantity, lineItemId}]}. If eBay sends less, the
 # delivery fails as malformed and lands in the DLQ, where it is visible, rather than
 # being silently dropped.
@@ -387,3 +388,25 @@ def _first_time(payload: Mapping[str, Any], names: tuple[str, ...]) -> datetime 
         if payload.get(name) is not None:
             return _fields.timestamp(payload[name], name)
     return None
+
+
+# --- Amazon: SQS notifications (no HTTP webhook, no signature) ----------------------
+
+
+def parse_amazon_notification(message_body: str | bytes) -> Delivery:
+    """Read one SP-API notification from an SQS message body.
+
+    No signature exists: trust comes from the queue's IAM policy, which only Amazon's
+    principal may send to.
+    """
+    payload = _fields.mapping(_fields.parse_json(message_body, source="Amazon"), "Amazon message")
+    metadata = _fields.mapping(payload.get("NotificationMetadata"), "NotificationMetadata")
+    notification_id = _fields.text(
+        metadata.get("NotificationId"), "NotificationMetadata.NotificationId"
+    )
+    return Delivery(
+        dedupe_key=make_dedupe_key(notification_id),
+        topic=_fields.topic(payload.get("NotificationType"), "NotificationType"),
+        source_timestamp=_fields.lenient_timestamp(payload.get("EventTime")),
+        payload=payload,
+    )

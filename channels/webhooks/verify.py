@@ -34,7 +34,6 @@ __all__ = [
     "VerificationUnavailable",
     "WebhookRejected",
     "clear_ebay_key_cache",
-    "parse_amazon_notification",
     "verify_delivery",
     "verify_ebay",
     "verify_shopify",
@@ -170,10 +169,10 @@ def verify_shopify(
     payload = _fields.mapping(_fields.parse_json(body, source="Shopify"), "Shopify body")
     # Event-Id is shared by every topic one merchant action fires, hence the topic.
     if event_id := header.get("x-shopify-event-id"):
-        dedupe_key = _dedupe_key(topic, _fields.clean(event_id, "X-Shopify-Event-Id header"))
+        dedupe_key = make_dedupe_key(topic, _fields.clean(event_id, "X-Shopify-Event-Id header"))
     elif webhook_id := header.get("x-shopify-webhook-id"):
         webhook_id = _fields.clean(webhook_id, "X-Shopify-Webhook-Id header")
-        dedupe_key = _dedupe_key("webhook-id", webhook_id)
+        dedupe_key = make_dedupe_key("webhook-id", webhook_id)
     else:
         raise MalformedDelivery("missing X-Shopify-Event-Id and X-Shopify-Webhook-Id headers")
     return Delivery(
@@ -204,7 +203,7 @@ def verify_woocommerce(
         if ping := _WOO_PING.fullmatch(body):
             webhook_id = ping.group(1).decode()
             return Delivery(
-                dedupe_key=_dedupe_key("ping", webhook_id),
+                dedupe_key=make_dedupe_key("ping", webhook_id),
                 topic="ping",
                 source_timestamp=None,
                 payload={"webhook_id": webhook_id},
@@ -233,7 +232,7 @@ def verify_woocommerce(
     modified = payload.get("date_modified_gmt")
     modified = _fields.clean(modified, "date_modified_gmt") if isinstance(modified, str) else ""
     return Delivery(
-        dedupe_key=_dedupe_key(webhook_id, resource_id, modified),
+        dedupe_key=make_dedupe_key(webhook_id, resource_id, modified),
         topic=topic,
         source_timestamp=_fields.lenient_timestamp(modified),
         payload=payload,
@@ -339,7 +338,7 @@ def verify_ebay(
         notification.get("notificationId"), "notification.notificationId"
     )
     return Delivery(
-        dedupe_key=_dedupe_key(notification_id),
+        dedupe_key=make_dedupe_key(notification_id),
         topic=_fields.topic(metadata.get("topic"), "metadata.topic"),
         source_timestamp=_fields.lenient_timestamp(notification.get("eventDate")),
         payload=payload,
@@ -362,25 +361,6 @@ def _reject_amazon_http(
     raise SignatureInvalid(
         "Amazon notifications arrive through SQS, not HTTP; an HTTP delivery cannot be "
         "authenticated"
-    )
-
-
-def parse_amazon_notification(message_body: str | bytes) -> Delivery:
-    """Read one SP-API notification from an SQS message body.
-
-    No signature exists: trust comes from the queue's IAM policy, which only Amazon's
-    principal may send to.
-    """
-    payload = _fields.mapping(_fields.parse_json(message_body, source="Amazon"), "Amazon message")
-    metadata = _fields.mapping(payload.get("NotificationMetadata"), "NotificationMetadata")
-    notification_id = _fields.text(
-        metadata.get("NotificationId"), "NotificationMetadata.NotificationId"
-    )
-    return Delivery(
-        dedupe_key=_dedupe_key(notification_id),
-        topic=_fields.topic(payload.get("NotificationType"), "NotificationType"),
-        source_timestamp=_fields.lenient_timestamp(payload.get("EventTime")),
-        payload=payload,
     )
 
 
@@ -536,7 +516,7 @@ def _ebay_challenge(
         )
     digest = hashlib.sha256(f"{code}{token}{endpoint}".encode()).hexdigest()
     return Delivery(
-        dedupe_key=_dedupe_key("challenge", code),
+        dedupe_key=make_dedupe_key("challenge", code),
         topic="challenge",
         source_timestamp=None,
         payload=None,
@@ -584,7 +564,8 @@ def _b64decode(value: str | bytes | None) -> bytes | None:
         return None
 
 
-def _dedupe_key(*parts: str) -> str:
+def make_dedupe_key(*parts: str) -> str:
+    """A delivery's dedupe key from its ids, hashed when it would not fit the column."""
     key = ":".join(parts)
     if len(key) <= MAX_DEDUPE_KEY_LENGTH:
         return key

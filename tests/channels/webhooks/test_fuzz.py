@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from channels.webhooks import _fields
 from channels.webhooks.errors import MalformedDelivery, SignatureInvalid, WebhookRejected
 from channels.webhooks.events import CanonicalEvent, OrderEvent
-from channels.webhooks.parse import parse_events
+from channels.webhooks.parse import parse_amazon_notification, parse_events
 from channels.webhooks.signing import (
     make_standard_secret,
     sign_ebay,
@@ -20,7 +20,7 @@ from channels.webhooks.signing import (
     sign_standard,
     sign_woocommerce,
 )
-from channels.webhooks.verify import STANDARD_TOLERANCE, parse_amazon_notification, verify_delivery
+from channels.webhooks.verify import STANDARD_TOLERANCE, verify_delivery
 
 from .support import NOW, SECRET, EbayKeyServer, fixture_json
 

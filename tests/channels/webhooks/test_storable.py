@@ -11,9 +11,8 @@ import pytest
 from channels.webhooks import _fields
 from channels.webhooks.errors import MalformedDelivery
 from channels.webhooks.events import OrderEvent
-from channels.webhooks.parse import parse_events
+from channels.webhooks.parse import parse_amazon_notification, parse_events
 from channels.webhooks.signing import make_standard_secret, sign_shopify, sign_standard
-from channels.webhooks.verify import parse_amazon_notification
 
 from .support import NOW, SECRET, fixture_body, fixture_json, verify
 

@@ -3,8 +3,8 @@
 import pytest
 
 from channels.webhooks.errors import MalformedDelivery, SignatureInvalid, VerificationUnavailable
+from channels.webhooks.parse import parse_amazon_notification
 from channels.webhooks.signing import sign_shopify, sign_woocommerce
-from channels.webhooks.verify import parse_amazon_notification
 
 from .support import OLD_SECRET, SECRET, fixture_body, flip_byte, verify
 
