@@ -9,7 +9,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_hub.settings")
     from django.core.management import execute_from_command_line
 
-    from inventory_hub import var
+    from foundation import var
 
     var.prepare()
 

@@ -51,8 +51,8 @@ from channels.services import (
     listings_export_csv,
     listings_import_csv,
 )
-from inventory_hub.crypto import masked
-from inventory_hub.errors import NotFound
+from foundation.crypto import masked
+from foundation.errors import NotFound
 from ledger.services import location_get, sku_get
 
 

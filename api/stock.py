@@ -1,7 +1,7 @@
 """The merchant REST API for SKUs, movements, reservations and incidents.
 
 Views parse input, call one service, render output. Errors follow one shape
-(`inventory_hub.errors`); an Idempotency-Key header makes a retry return the first result.
+(`foundation.errors`); an Idempotency-Key header makes a retry return the first result.
 """
 
 from __future__ import annotations

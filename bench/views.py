@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from channels.models import Channel, ChannelKind
 from channels.webhooks.verify import WebhookRejected, verify_shopify
-from inventory_hub.errors import error_body
+from foundation.errors import error_body
 
 
 class HmacOnlyView(APIView):

@@ -4,7 +4,7 @@ so the outbox is refreshed in the same transaction."""
 
 from django.contrib import admin
 
-from inventory_hub.crypto import masked
+from foundation.crypto import masked
 from ledger.admin import ReadOnlyAdmin
 
 from .models import (

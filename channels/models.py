@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from inventory_hub.crypto import EncryptedJSONField, EncryptedTextField
+from foundation.crypto import EncryptedJSONField, EncryptedTextField
 from ledger.models import Location, Sku
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from inventory_hub.errors import NotFound
+from foundation.errors import NotFound
 from ledger.models import Location, Sku
 
 from .models import Channel, ChannelLocation, Listing, OutboxEntry, OutboxStatus

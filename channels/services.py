@@ -14,8 +14,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from inventory_hub.errors import DomainError
-from inventory_hub.retries import is_retry_wait
+from foundation.errors import DomainError
+from foundation.retries import is_retry_wait
 from ledger.models import Location, Sku, normalize_sku_code
 
 from .adapters.base import adapter_class

@@ -2,7 +2,7 @@
 
 Retry timing lives in database rows (`next_attempt_at`), not in Celery countdowns, so
 a broker restart loses nothing: the beat sweepers find due rows and enqueue them again.
-The services publish these tasks by name (`inventory_hub.queueing.enqueue`): this module
+The services publish these tasks by name (`foundation.queueing.enqueue`): this module
 imports them, never the other way round.
 """
 

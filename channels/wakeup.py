@@ -20,7 +20,7 @@ from functools import cache
 
 from django.conf import settings
 
-from inventory_hub.redis import redis_client
+from foundation.redis import redis_client
 
 FLAG_MS = 2000
 # KEYS: a flag then its ARGV[2] leases, for each flag. Answers the (1-based) flags this

@@ -35,6 +35,6 @@ def _recycle_database_connections(task=None, **kwargs) -> None:
 def _prepare_var_dir(**kwargs) -> None:
     """A worker or beat of the embedded default needs the broker's folders (and the kept
     keys) under var/; importing the app must not write them."""
-    from inventory_hub import var
+    from foundation import var
 
     var.prepare()

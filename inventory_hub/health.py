@@ -21,8 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from channels.health import loop_health
-
-from .access import may_read_health_detail
+from foundation.access import may_read_health_detail
 
 
 def _check_database() -> dict:

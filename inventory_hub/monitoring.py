@@ -12,8 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from channels.health import loop_health
-
-from .access import may_read_metrics
+from foundation.access import may_read_metrics
 
 
 class BacklogCollector:

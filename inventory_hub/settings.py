@@ -15,11 +15,11 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from inventory_hub import var
-from inventory_hub.retries import is_retry_wait
+from foundation import var
+from foundation.retries import is_retry_wait
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Paths only: importing the settings writes nothing (see inventory_hub.var).
+# Paths only: importing the settings writes nothing (see foundation.var).
 VAR_DIR = var.var_dir()
 
 logger = logging.getLogger("inventory_hub.settings")
@@ -64,8 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # /webhooks/ goes straight to its view from here (inventory_hub/middleware.py).
-    "inventory_hub.middleware.MachineEndpointsMiddleware",
+    # /webhooks/ goes straight to its view from here (foundation/middleware.py).
+    "foundation.middleware.MachineEndpointsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,7 +131,7 @@ if REDIS_URL:
         "socket_timeout": 2,
     }
 else:
-    BROKER_DIR = var.broker_dir()  # its folders are made by inventory_hub.var.prepare()
+    BROKER_DIR = var.broker_dir()  # its folders are made by foundation.var.prepare()
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
@@ -144,7 +144,7 @@ else:
 
 # --- Cache ------------------------------------------------------------------------------
 # Shared by every gunicorn worker, because it counts failed API tokens per client (see
-# inventory_hub/authentication.py): Redis when there is one, else files under ./var (a
+# foundation/authentication.py): Redis when there is one, else files under ./var (a
 # per-process memory cache would let each worker count on its own).
 if REDIS_URL:
     CACHES = {
@@ -239,12 +239,12 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "inventory_hub.authentication.ThrottledTokenAuthentication",
+        "foundation.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["inventory_hub.permissions.RolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["foundation.permissions.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "inventory_hub.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "foundation.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
@@ -277,7 +277,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username + address is refused before a password is checked.
-    "inventory_hub.authentication.LoginLockoutBackend",
+    "foundation.authentication.LoginLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
@@ -291,7 +291,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = var.static_root()
 # WhiteNoise serves from the app folders too (WHITENOISE_USE_FINDERS); the root is made by
-# inventory_hub.var.prepare() so that it does not warn before collectstatic has run.
+# foundation.var.prepare() so that it does not warn before collectstatic has run.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -324,7 +324,7 @@ def _proxy_ssl_header(raw: str) -> tuple[str, str] | None:
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
 # How many proxies in front of the app append to X-Forwarded-For; 0 = trust REMOTE_ADDR
 # only. Login lockouts, token throttling and the /metrics network rule use the address
-# this yields (inventory_hub/client_ip.py).
+# this yields (foundation/client_ip.py).
 TRUSTED_PROXY_COUNT = max(0, int(os.environ.get("TRUSTED_PROXY_COUNT", "0")))
 # Secure-only cookies whenever DEBUG is off, including behind a TLS proxy with
 # SECURE_SSL_REDIRECT=0. Browsers accept Secure cookies from http://localhost and
@@ -367,9 +367,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "inventory_hub.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "foundation.client_ip.client_ip"
 # Failed API tokens per client address: past the limit within the window, a wrong token
-# is answered 429 instead of 401 (inventory_hub/authentication.py).
+# is answered 429 instead of 401 (foundation/authentication.py).
 AUTH_TOKEN_FAILURE_LIMIT = int(os.environ.get("AUTH_TOKEN_FAILURE_LIMIT", "20"))
 AUTH_TOKEN_FAILURE_WINDOW_SECONDS = int(os.environ.get("AUTH_TOKEN_FAILURE_WINDOW_SECONDS", "300"))
 

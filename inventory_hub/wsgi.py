@@ -2,7 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from inventory_hub import var
+from foundation import var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_hub.settings")
 var.prepare()

@@ -1,8 +1,8 @@
-"""The ledger's domain errors; `inventory_hub.errors` maps each to one JSON shape."""
+"""The ledger's domain errors; `foundation.errors` maps each to one JSON shape."""
 
 from rest_framework import status
 
-from inventory_hub.errors import Conflict, DomainError, NotFound
+from foundation.errors import Conflict, DomainError, NotFound
 
 
 class InsufficientStock(Conflict):

@@ -44,7 +44,7 @@ def fresh_flow_control():
     from django.conf import settings
 
     from channels.propagation import breaker, revisions
-    from inventory_hub import ratelimit
+    from foundation import ratelimit
 
     breaker._memory.calls.clear()
     breaker._memory.opened.clear()

@@ -47,7 +47,7 @@ def role_user(role: str | None, **fields):
     from django.apps import apps
     from django.contrib.auth.models import Group
 
-    from inventory_hub.roles import sync_role_groups
+    from foundation.roles import sync_role_groups
 
     user = UserFactory(**fields)
     if role is not None:

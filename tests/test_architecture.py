@@ -10,7 +10,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-SOURCES = ["ledger", "channels", "dashboard", "api", "simulator", "bench", "inventory_hub"]
+SOURCES = [
+    "ledger",
+    "channels",
+    "dashboard",
+    "api",
+    "simulator",
+    "bench",
+    "inventory_hub",
+    "foundation",
+]
 
 pytestmark = pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter not installed")
 

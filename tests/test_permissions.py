@@ -1,7 +1,7 @@
 """The permission matrix, generated from the URL configuration: every URL x method x
 role (anonymous and a user with no role included). A view without a rule fails here, so
 a new URL cannot ship open by accident. The rules are the views' `required_permissions`;
-the roles' permissions are `inventory_hub.roles.ROLES`."""
+the roles' permissions are `foundation.roles.ROLES`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from inventory_hub.permissions import PUBLIC, required_for
-from inventory_hub.roles import ROLES
+from foundation.permissions import PUBLIC, required_for
+from foundation.roles import ROLES
 from tests.factories import role_user
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 # Open to anyone, each for a reason; every other URL must carry a rule.
 PUBLIC_URLS = {
     "healthz": "proof of life for load balancers (details only for operators)",
-    "metrics": "guarded by its own token or network (inventory_hub.access)",
+    "metrics": "guarded by its own token or network (foundation.access)",
     "login": "the way in",
     "logout": "the way out",
     "schema": "the API's description, no data",

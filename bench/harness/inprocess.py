@@ -270,7 +270,7 @@ def diagnose(
     from django.db import connection
     from django.db.backends.postgresql.base import DatabaseWrapper
 
-    import inventory_hub.queueing as queueing
+    import foundation.queueing as queueing
 
     worker = setup(0)
     for _ in range(50):  # warm caches and prepared plans first

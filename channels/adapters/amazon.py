@@ -122,7 +122,7 @@ from channels.adapters.base import (
     chunked,
     outcomes_for_error,
 )
-from inventory_hub import ratelimit
+from foundation import ratelimit
 
 logger = logging.getLogger(__name__)
 

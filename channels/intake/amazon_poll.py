@@ -15,7 +15,7 @@ import logging
 import boto3
 from botocore.config import Config
 
-from inventory_hub.metrics import WEBHOOKS
+from foundation.metrics import WEBHOOKS
 
 from ..models import Channel, ChannelKind
 from ..webhooks.parse import parse_amazon_notification, parse_events

@@ -26,9 +26,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inventory_hub.db import update_each
-from inventory_hub.metrics import EVENTS
-from inventory_hub.queueing import enqueue
+from foundation.db import update_each
+from foundation.metrics import EVENTS
+from foundation.queueing import enqueue
 from ledger.models import Sku, normalize_sku_code
 from ledger.services import (
     stock_operations_batched,

@@ -16,7 +16,7 @@ from typing import Protocol
 from django.db import connection
 from django.utils import timezone
 
-from inventory_hub.db import update_each
+from foundation.db import update_each
 from ledger.models import Location, Sku, Source, normalize_sku_code
 from ledger.services import (
     Origin,

@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory_hub.errors import error_body
-from inventory_hub.metrics import UNKNOWN_CHANNEL, WEBHOOKS
-from inventory_hub.permissions import PUBLIC
+from foundation.errors import error_body
+from foundation.metrics import UNKNOWN_CHANNEL, WEBHOOKS
+from foundation.permissions import PUBLIC
 
 from ..webhooks.errors import TopicMismatch
 from ..webhooks.parse import parse_events

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from inventory_hub.queueing import enqueue
+from foundation.queueing import enqueue
 
 from ..wakeup import flags_raise
 

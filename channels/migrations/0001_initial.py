@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import inventory_hub.crypto
+import foundation.crypto
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -26,9 +26,9 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('shopify', 'Shopify'), ('woocommerce', 'WooCommerce'), ('amazon', 'Amazon'), ('ebay', 'eBay'), ('standard', 'Custom storefront (Standard Webhooks)'), ('sandbox', 'Sandbox (channel simulator)')], max_length=20)),
                 ('name', models.CharField(max_length=100)),
                 ('enabled', models.BooleanField(default=True)),
-                ('credentials', inventory_hub.crypto.EncryptedJSONField(blank=True, default=dict)),
-                ('webhook_secret', inventory_hub.crypto.EncryptedTextField(blank=True, default='')),
-                ('previous_webhook_secret', inventory_hub.crypto.EncryptedTextField(blank=True, default='', help_text='Still accepted during a secret rotation.')),
+                ('credentials', foundation.crypto.EncryptedJSONField(blank=True, default=dict)),
+                ('webhook_secret', foundation.crypto.EncryptedTextField(blank=True, default='')),
+                ('previous_webhook_secret', foundation.crypto.EncryptedTextField(blank=True, default='', help_text='Still accepted during a secret rotation.')),
                 ('settings', models.JSONField(blank=True, default=dict, help_text='base_url and kind options.')),
                 ('batch_size', models.PositiveIntegerField(default=100)),
                 ('compare_and_set', models.BooleanField(default=False)),

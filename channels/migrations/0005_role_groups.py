@@ -1,11 +1,11 @@
 """The role groups (Admin, Merchant, Approver, Viewer) with their permissions: the table
-is inventory_hub.roles.ROLES, the one place that says what each role may do."""
+is foundation.roles.ROLES, the one place that says what each role may do."""
 
 from django.db import migrations
 
 
 def create_role_groups(apps, schema_editor):
-    from inventory_hub.roles import sync_role_groups
+    from foundation.roles import sync_role_groups
 
     sync_role_groups(apps)
 

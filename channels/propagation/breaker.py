@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from inventory_hub.redis import redis_client
+from foundation.redis import redis_client
 
 WINDOW_SECONDS = 300
 MIN_CALLS = 10

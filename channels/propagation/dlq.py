@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from inventory_hub.queueing import enqueue
+from foundation.queueing import enqueue
 
 from ..models import (
     ChannelAudit,

@@ -23,10 +23,10 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from inventory_hub import ratelimit
-from inventory_hub.db import update_each
-from inventory_hub.metrics import PROPAGATION, PUSHES
-from inventory_hub.queueing import enqueue
+from foundation import ratelimit
+from foundation.db import update_each
+from foundation.metrics import PROPAGATION, PUSHES
+from foundation.queueing import enqueue
 
 from ..adapters.base import (
     ChannelError,

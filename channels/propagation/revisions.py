@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from inventory_hub.redis import redis_client
+from foundation.redis import redis_client
 
 from ..adapters.base import adapter_class
 from ..models import Channel, OutboxEntry

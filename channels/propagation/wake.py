@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from inventory_hub.queueing import enqueue
+from foundation.queueing import enqueue
 
 from ..wakeup import flag_clear, flag_is_raised, flags_raise
 

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
 from channels.models import ListingState
-from inventory_hub.permissions import requires
+from foundation.permissions import requires
 
 from ..selectors import channel_listing_rows, channel_rows, channel_with_counts
 from .common import PAGE_SIZE, wants_partial

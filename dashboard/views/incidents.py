@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from inventory_hub.errors import DomainError
-from inventory_hub.permissions import requires
+from foundation.errors import DomainError
+from foundation.permissions import requires
 from ledger.models import IncidentStatus
 from ledger.selectors import incident_rows
 from ledger.services import incident_resolve

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from channels.health import loop_health
-from inventory_hub.errors import DomainError
-from inventory_hub.permissions import requires
+from foundation.errors import DomainError
+from foundation.permissions import requires
 from ledger.errors import SkuNotFound
 from ledger.models import Location, MovementKind, Reservation, Sku, Source
 from ledger.selectors import (

@@ -13,7 +13,7 @@ from channels.adapters.base import ChannelNotSent, ListingRef, outcomes_for_erro
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.propagation.drain import TokensExhausted, outbox_drain_channel, token_taker
 from channels.services import channel_create, listing_map
-from inventory_hub import ratelimit
+from foundation import ratelimit
 from ledger.services import skus_create, stock_receive_lines
 
 pytestmark = pytest.mark.django_db

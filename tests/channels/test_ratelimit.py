@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 
-from inventory_hub import ratelimit
+from foundation import ratelimit
 
 # Refill so slow that it never matters within a test.
 STILL = 0.001

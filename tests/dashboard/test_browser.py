@@ -82,7 +82,7 @@ def browser() -> Iterator:
 def shop(transactional_db, monkeypatch) -> None:
     """Two channels and a few SKUs with stock, an open order and confirmed listings."""
     # Nothing drains an outbox here: keep the on-commit pushes out of any broker.
-    monkeypatch.setattr("inventory_hub.queueing.enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("foundation.queueing.enqueue", lambda *args, **kwargs: None)
     location_default()
     web = channel_create(slug="web-shop", kind="sandbox", name="Web shop")
     channel_create(

@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from inventory_hub.authentication import token_failure_key
+from foundation.authentication import token_failure_key
 
 
 @pytest.fixture(autouse=True)

@@ -58,7 +58,7 @@ def page() -> Iterator:
 def test_no_page_trips_the_csp(live_server, transactional_db, user, page, monkeypatch):
     from playwright.sync_api import expect
 
-    monkeypatch.setattr("inventory_hub.queueing.enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("foundation.queueing.enqueue", lambda *args, **kwargs: None)
     location_default()
     sku_create(code="TEE-RED-M", title="Tee, red, M")
     refused = []

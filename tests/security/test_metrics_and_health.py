@@ -7,8 +7,8 @@ import pytest
 from django.test import override_settings
 
 from channels.services import channel_create
+from foundation.metrics import UNKNOWN_CHANNEL
 from inventory_hub import health
-from inventory_hub.metrics import UNKNOWN_CHANNEL
 
 TOKEN = "metrics-token-for-tests"
 STRANGER = "203.0.113.7"

@@ -106,7 +106,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _role_users(password: str) -> None:
-        """One person per role, to try what each may do (the roles: inventory_hub.roles)."""
+        """One person per role, to try what each may do (the roles: foundation.roles)."""
         for name, role in ROLE_USERS.items():
             user, _ = get_user_model().objects.get_or_create(
                 username=name, defaults={"is_staff": False}

@@ -17,7 +17,7 @@ from channels.adapters.amazon import BUDGET_SHARE, FEED_OPERATION_LIMITS, Amazon
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.propagation.drain import outbox_drain_channel, token_taker
 from channels.services import channel_create
-from inventory_hub import ratelimit
+from foundation import ratelimit
 from ledger.services import sku_create, stock_receive
 from simulator import SimulatorClient
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-logger = logging.getLogger("inventory_hub.var")
+logger = logging.getLogger("foundation.var")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

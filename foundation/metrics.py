@@ -7,7 +7,7 @@ directory and /metrics aggregates them.
 A label is a time series kept forever, so label values come from a closed set: the
 `channel` label of webhook deliveries is the slug only for a channel that exists, and
 "(unknown)" for anything a stranger typed into the URL. /metrics itself is for operators
-(inventory_hub/access.py).
+(foundation/access.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The roles, in one table: what each Django group may do, as model permissions.
 
-The API and the dashboard check the same permissions (`inventory_hub.permissions`), so a
+The API and the dashboard check the same permissions (`foundation.permissions`), so a
 role means the same everywhere. A migration creates the groups from this table
 (`channels/migrations/0005_role_groups.py` calls `sync_role_groups`); superusers have
 every permission. A person may be in several groups.

@@ -13,7 +13,7 @@ from functools import cache
 
 from django.conf import settings
 
-from inventory_hub.redis import redis_client
+from foundation.redis import redis_client
 
 # ARGV: rate, burst, now, tokens wanted, and 1 to take them (0 only asks how long).
 _LUA = """

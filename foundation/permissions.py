@@ -1,5 +1,5 @@
 """One permission check for the API and the dashboard: every view names, per HTTP method,
-the model permissions it needs (`inventory_hub.roles` says which roles have them).
+the model permissions it needs (`foundation.roles` says which roles have them).
 
 A view with no rule for a method refuses it (fail closed), and the permission-matrix
 test walks the URL configuration and fails on any view that has no rule. Anonymous
