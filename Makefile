@@ -27,6 +27,9 @@ install: uv
 	@$(UV) sync --frozen --quiet
 	@echo "[make] .venv ready"
 
+# The demo's channels are the simulator on loopback: seed_demo, web and the workers
+# (honcho passes its environment to every Procfile process) must be allowed to reach it.
+run: export CHANNEL_ALLOW_PRIVATE_NETWORKS = 1
 run: install
 	@mkdir -p var
 	@$(UV) run python manage.py migrate --noinput -v 0

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from foundation.egress import EgressRefused, check_outbound_url, check_url_shape, url_host
 from foundation.errors import DomainError
 from foundation.retries import is_retry_wait
 from ledger.models import Location, Sku, normalize_sku_code
@@ -49,6 +51,29 @@ class InvalidChannel(DomainError):
 
 class InvalidRule(DomainError):
     code = "invalid_allocation"
+
+
+class EndpointChangeRefused(DomainError):
+    """The person may change a channel, but not its secrets or where it sends them."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+# The settings that say where a channel's requests, and so its credentials, go: every
+# address an adapter, the eBay key fetch or the SQS poll sends to, and the parts of the
+# path the adapters build from settings. Changing one is an Admin's job
+# (channels.manage_channel_endpoints), is audited, and needs the credentials again.
+ENDPOINT_URL_SETTINGS = (
+    "base_url",
+    "push_url",
+    "lwa_token_url",
+    "notification_key_url",
+    "sqs_endpoint_url",
+    "sqs_queue_url",
+)
+ENDPOINT_SETTINGS = (*ENDPOINT_URL_SETTINGS, "api_path", "api_version", "sqs_region")
+MANAGE_ENDPOINTS = "channels.manage_channel_endpoints"
 
 
 RULE_FIELDS = ("mode", "share_percent", "fixed_quantity", "buffer_units", "buffer_percent")
@@ -99,6 +124,7 @@ def channel_create(
         raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
     settings = dict(settings or {})
     fields = _fields_from_settings(kind, settings)
+    _check_endpoints(settings, ENDPOINT_URL_SETTINGS)
     with transaction.atomic():
         channel = Channel.objects.create(
             slug=slug,
@@ -141,7 +167,15 @@ def channel_update(
     *, channel: Channel, actor: AbstractBaseUser | None = None, **changes: Any
 ) -> Channel:
     """Change a channel's name, secrets, settings or enabled flag. Re-enabling pushes
-    every listing again: while it was off, nobody told it anything."""
+    every listing again: while it was off, nobody told it anything.
+
+    Secrets and endpoints (``ENDPOINT_SETTINGS``) are the Admin's: an actor without
+    ``channels.manage_channel_endpoints`` who sends ``credentials`` or ``webhook_secret``,
+    or settings whose endpoints differ from the stored ones, is refused
+    (EndpointChangeRefused, 403); ``actor=None`` is the system and may. A channel with
+    stored credentials moves only with its credentials sent again in the same call, so
+    they never go to an address they were not given for. Each moved endpoint is checked
+    (``foundation.egress``) and audited with its old and new host."""
     allowed = {"name", "enabled", "credentials", "webhook_secret", "settings"}
     unknown = set(changes) - allowed - {"allocation", "fulfilment_locations"}
     if unknown:
@@ -153,6 +187,10 @@ def channel_update(
         fields = _fields_from_settings(channel.kind, changes["settings"])
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        moved = _moved_endpoints(channel, changes)
+        _check_endpoint_change(channel=channel, actor=actor, changes=changes, moved=moved)
+        _check_endpoints(changes.get("settings") or {}, moved)
+        old_settings = dict(channel.settings or {})
         was_enabled = channel.enabled
         if "settings" in changes:
             for name, value in fields.items():
@@ -183,7 +221,77 @@ def channel_update(
             )
         fields = ", ".join(sorted(set(changes) - {"credentials", "webhook_secret"}) or ["secrets"])
         _audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
+        for name in moved:
+            _audit_moved_endpoint(channel, actor, name, old_settings.get(name), channel.settings)
     return channel
+
+
+def _moved_endpoints(channel: Channel, changes: dict) -> list[str]:
+    """The endpoint settings the change gives another value (or takes away)."""
+    if "settings" not in changes:
+        return []
+    stored, new = channel.settings or {}, changes["settings"]
+    return [name for name in ENDPOINT_SETTINGS if stored.get(name) != new.get(name)]
+
+
+def _check_endpoint_change(
+    *, channel: Channel, actor: AbstractBaseUser | None, changes: dict, moved: list[str]
+) -> None:
+    secrets_sent = sorted({"credentials", "webhook_secret"} & set(changes))
+    touched = secrets_sent + [f"settings.{name}" for name in moved]
+    if touched and actor is not None and not actor.has_perm(MANAGE_ENDPOINTS):
+        raise EndpointChangeRefused(
+            f"Only an Admin may change a channel's credentials, webhook secret or addresses "
+            f"({', '.join(touched)}). You may change its name, enabled flag, allocation "
+            "and its other settings; send the endpoint settings as they are.",
+            field=touched[0],
+        )
+    if moved and channel.credentials and not changes.get("credentials"):
+        raise InvalidChannel(
+            f"settings.{moved[0]} changes where {channel.slug} sends its requests: send the "
+            "credentials again with the new address: they are never sent to an address "
+            "they were not given for.",
+            field="credentials",
+            setting=f"settings.{moved[0]}",
+        )
+
+
+def _check_endpoints(settings: dict, names: Sequence[str]) -> None:
+    """Refuse an endpoint inside the hub's own network (unless allowed), naming it."""
+    for name in names:
+        value = settings.get(name)
+        if name in ENDPOINT_URL_SETTINGS and value:
+            try:
+                check_outbound_url(value)
+            except EgressRefused as exc:
+                raise InvalidChannel(f"settings.{name}: {exc}", field=f"settings.{name}") from None
+
+
+def _audit_moved_endpoint(
+    channel: Channel, actor: AbstractBaseUser | None, name: str, old: Any, settings: dict
+) -> None:
+    new = settings.get(name)
+
+    def shown(value: Any) -> str:
+        if not value:
+            return "(none)"
+        if name not in ENDPOINT_URL_SETTINGS:
+            return repr(value)[:100]
+        # The host and the path; never a user:password part or a query (they may hold
+        # secrets).
+        parts = urlsplit(str(value))
+        return f"{parts.scheme}://{url_host(str(value))}{parts.path[:100]}"
+
+    who = actor.get_username() if actor is not None else "the system"
+    _audit(
+        ChannelAuditKind.CHANNEL,
+        channel=channel,
+        actor=actor,
+        message=f"settings.{name} moved from {shown(old)} to {shown(new)} by {who}",
+        setting=name,
+        old=shown(old),
+        new=shown(new),
+    )
 
 
 # Settings the hub reads that are numbers: (lowest, highest, whole numbers only). A batch
@@ -239,8 +347,17 @@ def _check_settings(kind: str, settings: dict) -> None:
         )
     if not isinstance(settings.get("compare_and_set", False), bool):
         raise refuse("compare_and_set", "true or false")
-    if not isinstance(settings.get("base_url", ""), str):
-        raise refuse("base_url", "a URL")
+    for name in ENDPOINT_SETTINGS:
+        value = settings.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or len(value) > 2000:
+            raise refuse(name, "a URL" if name in ENDPOINT_URL_SETTINGS else "a string")
+        if name in ENDPOINT_URL_SETTINGS:
+            try:
+                check_url_shape(value)
+            except EgressRefused:
+                raise refuse(name, "an http:// or https:// URL") from None
 
 
 # --- allocation rules -------------------------------------------------------------------

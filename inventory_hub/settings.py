@@ -208,6 +208,10 @@ if BENCH_ROUTES:
     # imports bench/ (a name in a setting is no import).
     ROOT_URLCONF = "bench.urls"
 OUTBOX_CLAIM_LEASE_SECONDS = float(os.environ.get("OUTBOX_CLAIM_LEASE_SECONDS", "90"))
+# Channels may point at loopback, private, link-local or other non-public addresses only
+# when this is on (the simulator on 127.0.0.1: `make run`, the tests, the benchmarks).
+# Off, such an endpoint is refused when saved and before every request (foundation.egress).
+CHANNEL_ALLOW_PRIVATE_NETWORKS = env_bool("CHANNEL_ALLOW_PRIVATE_NETWORKS", False)
 
 
 def _retry_schedule(raw: str) -> list[float]:

@@ -3,6 +3,7 @@
 row locks are marked and skipped with a reason on SQLite."""
 
 import importlib
+import os
 
 import pytest
 from django.db import connection
@@ -11,6 +12,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import role_user
+
+# The tests' channels are the simulator and small servers on loopback. Set before any
+# test starts a process (workers, the simulator, a live server's neighbours), so they
+# inherit it; this process read its settings already, so `plain_http` sets it there too.
+os.environ.setdefault("CHANNEL_ALLOW_PRIVATE_NETWORKS", "1")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -28,9 +34,14 @@ def pytest_collection_modifyitems(config, items):
 def plain_http():
     """Tests speak plain HTTP (the test client, live servers on loopback); production's
     HTTPS redirect and secure-only cookies would get in the way. Session-scoped so it is
-    in place before a session-scoped live server loads its middleware."""
+    in place before a session-scoped live server loads its middleware. Channels may
+    point at loopback (CHANNEL_ALLOW_PRIVATE_NETWORKS): a test of the refusal turns it
+    off with override_settings."""
     with override_settings(
-        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        CHANNEL_ALLOW_PRIVATE_NETWORKS=True,
     ):
         yield
 

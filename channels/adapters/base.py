@@ -26,6 +26,11 @@ Every HTTP call goes through :meth:`ChannelAdapter._send`, which applies the ada
 explicit timeout and maps transport failures and status codes onto the exceptions above.
 Before each request it calls the ``throttle`` hook with the request's cost: 1 by default,
 the GraphQL query cost in points for Shopify (whose budget is points, not requests).
+First it checks where the request goes (:mod:`foundation.egress`): an address inside
+the hub's network is a :class:`ChannelRejected` naming it (the push goes to the DLQ, and
+nothing is sent) unless ``CHANNEL_ALLOW_PRIVATE_NETWORKS`` is on. Redirects are never
+followed: a 3xx is a refusal like any other 4xx, so the credentials never travel further
+than the address they were given for.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+
+from foundation.egress import EgressRefused, EgressUnresolved, check_outbound_url
 
 PushStatus = Literal["accepted", "stale", "retry", "deferred", "failed"]
 T = TypeVar("T")
@@ -224,7 +231,7 @@ class ChannelAdapter(ABC):
         self._client = (
             client
             if client is not None
-            else httpx.Client(timeout=self.timeout, verify=tls_context())
+            else httpx.Client(timeout=self.timeout, verify=tls_context(), follow_redirects=False)
         )
 
     # -- the interface --------------------------------------------------------------------
@@ -321,10 +328,20 @@ class ChannelAdapter(ABC):
         request spends of the channel's budget (``rate_per_second``/``burst`` units).
         """
         target = urlsplit(url).path
+        try:
+            check_outbound_url(url)
+        except EgressUnresolved as exc:
+            raise ChannelUnavailable(f"{self.kind}: {method} {target}: {exc}") from None
+        except EgressRefused as exc:
+            raise ChannelRejected(f"{self.kind}: {method} {target}: {exc}") from None
         if self.throttle is not None:
             self.throttle(cost)
         try:
-            response = self._client.request(method, url, timeout=self.timeout, **kwargs)
+            # Never follow a redirect, whoever made the client: the request carries the
+            # channel's credentials, and they go only where the channel's settings say.
+            response = self._client.request(
+                method, url, timeout=self.timeout, follow_redirects=False, **kwargs
+            )
         except httpx.TimeoutException as exc:
             raise ChannelUnavailable(f"{self.kind}: {method} {target} timed out") from exc
         except httpx.TransportError as exc:

@@ -15,6 +15,7 @@ import logging
 import boto3
 from botocore.config import Config
 
+from foundation.egress import EgressRefused, check_outbound_url
 from foundation.metrics import WEBHOOKS
 
 from ..models import Channel, ChannelKind
@@ -42,6 +43,15 @@ def amazon_poll_channel(*, channel: Channel, wait_seconds: int = 10, rounds: int
     queue_url = (channel.settings or {}).get("sqs_queue_url")
     if not queue_url:
         logger.warning("amazon channel %s has no settings.sqs_queue_url; not polling", channel.slug)
+        return 0
+    # The AWS keys sign every call to the endpoint: it is checked like any channel
+    # address (botocore never follows a redirect).
+    endpoint = (channel.settings or {}).get("sqs_endpoint_url")
+    try:
+        for url in (endpoint, queue_url) if endpoint else (queue_url,):
+            check_outbound_url(str(url))
+    except EgressRefused as exc:
+        logger.error("amazon channel %s: not polling SQS: %s", channel.slug, exc)
         return 0
     client = _sqs_client(channel)
     stored = 0

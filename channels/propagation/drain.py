@@ -106,6 +106,12 @@ def token_taker(channel: Channel):
     return take
 
 
+# The most of a push's error kept: it often quotes what the channel answered, and that
+# text is the channel's, not ours. Cut here, it is short wherever it lands: the entry's
+# last_error (the DLQ) and the audit trail.
+ERROR_LIMIT = 500
+
+
 @dataclass
 class Result:
     entry: OutboxEntry
@@ -118,6 +124,10 @@ class Result:
     channel_quantity: int | None = None
     # The channel's ids for a listing the hub had none for, found by SKU during the push.
     found: ListingRef | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.error) > ERROR_LIMIT:
+            self.error = self.error[: ERROR_LIMIT - 1] + "…"
 
 
 def retry_schedule(channel: Channel) -> list[float]:
@@ -395,7 +405,7 @@ def _record(channel: Channel, results: list[Result]) -> None:
         for result in results:
             entry, listing = result.entry, listings[result.entry.listing_id]
             entry.claimed_until = None
-            entry.last_error = result.error[:2000]
+            entry.last_error = result.error
             _adopt_found_ids(listing, result.found)
             if result.channel_quantity is not None and result.outcome != "confirmed":
                 listing.confirmed = result.channel_quantity

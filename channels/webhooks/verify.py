@@ -23,6 +23,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from foundation.egress import EgressRefused, check_outbound_url
+
 from . import _fields
 from .errors import MalformedDelivery, SignatureInvalid, VerificationUnavailable, WebhookRejected
 from .signing import EBAY_DIGESTS, hmac_sha256, standard_secret_key, standard_signature
@@ -460,7 +462,14 @@ def _ebay_public_key(
     if token := settings.get("application_token"):
         request_headers["Authorization"] = f"Bearer {token}"
     try:
-        response = httpx.get(url, headers=request_headers, timeout=EBAY_KEY_TIMEOUT)
+        # The application token goes to this address only: never inside the hub's own
+        # network (unless allowed), never on to wherever a redirect points.
+        check_outbound_url(url)
+        response = httpx.get(
+            url, headers=request_headers, timeout=EBAY_KEY_TIMEOUT, follow_redirects=False
+        )
+    except EgressRefused as exc:
+        raise VerificationUnavailable(f"could not fetch eBay public key {kid!r}: {exc}") from None
     except httpx.HTTPError as exc:
         raise VerificationUnavailable(
             f"could not fetch eBay public key {kid!r}: {type(exc).__name__}: {exc}"

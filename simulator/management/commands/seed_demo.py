@@ -13,11 +13,11 @@ import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 from channels.models import Channel, ChannelKind, Listing
-from channels.services import channel_create
+from channels.services import InvalidChannel, channel_create
 from channels.webhooks.signing import make_standard_secret
 from ledger.models import Sku
 from ledger.services import Origin, sku_create, stock_receive
@@ -80,17 +80,21 @@ class Command(BaseCommand):
         for slug, (kind, name, allocation) in CHANNELS.items():
             if Channel.objects.filter(slug=slug).exists():
                 continue
-            channel_create(
-                slug=slug,
-                kind=kind,
-                name=name,
-                webhook_secret=make_standard_secret()
-                if kind in ("standard", "sandbox")
-                else secrets.token_hex(24),
-                credentials=self._credentials(kind),
-                settings=self._settings(kind, slug, simulator_url),
-                allocation=allocation,
-            )
+            try:
+                channel_create(
+                    slug=slug,
+                    kind=kind,
+                    name=name,
+                    webhook_secret=make_standard_secret()
+                    if kind in ("standard", "sandbox")
+                    else secrets.token_hex(24),
+                    credentials=self._credentials(kind),
+                    settings=self._settings(kind, slug, simulator_url),
+                    allocation=allocation,
+                )
+            except InvalidChannel as exc:
+                # The simulator runs on loopback: `make run` allows private networks.
+                raise CommandError(f"demo channel {slug}: {exc.message}") from None
         self._create_stores(simulator_url, web_url, wait)
         token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
         self._role_users(password)
