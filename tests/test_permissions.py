@@ -48,7 +48,7 @@ class Endpoint:
         return [m for m in METHODS if isinstance(rule, dict) and m in rule] or ["GET"]
 
     def rule(self):
-        cls = getattr(self.view, "cls", None)
+        cls = getattr(self.view, "cls", None) or getattr(self.view, "view_class", None)
         return getattr(cls or self.view, "required_permissions", None)
 
 
