@@ -33,6 +33,9 @@ VIEW = [
     "channels.view_inboundevent",
     "channels.view_channelorderline",
     "channels.view_drift",
+    "channels.view_reconcilerun",
+    "channels.view_digest",
+    "channels.view_countline",
 ]
 MERCHANT = [
     "ledger.add_sku",
