@@ -290,8 +290,8 @@ def count_line_dict(row: CountLine) -> dict:
 
 def _awaiting(pk: int) -> CountLine:
     row = (
-        CountLine.objects.select_for_update()
-        .select_related("sku", "location", "decided_by")
+        CountLine.objects.select_for_update(of=("self",))
+        .select_related("sku", "location")
         .filter(pk=pk)
         .first()
     )

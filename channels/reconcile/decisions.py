@@ -46,7 +46,7 @@ def drift_investigate(*, drift_id: int, investigator: Investigator | None = None
     """Gather the evidence, ask the investigator (outside any transaction: a model
     server may take seconds), then apply the gate in one transaction. A drift decided
     meanwhile (a person, a late webhook) is left alone."""
-    drift = Drift.objects.select_related("sku", "channel").filter(pk=drift_id).first()
+    drift = Drift.objects.select_related("sku", "channel", "listing").filter(pk=drift_id).first()
     if drift is None or drift.status != DriftStatus.OPEN:
         return drift
     evidence = evidence_gather(drift)

@@ -73,10 +73,15 @@ def evidence_gather(drift: Drift, *, now=None) -> dict:
         .order_by("-updated_at")
         .values("channel__slug", "order_id", "quantity", "placed", "cancelled", "updated_at")[:20]
     )
+    # Only changes the channel has not confirmed since: one it confirmed explains nothing.
+    after = now - RECENT_STOCK
+    confirmed_at = drift.listing.confirmed_at
+    if confirmed_at and confirmed_at > after:
+        after = confirmed_at
     stock = list(
         Movement.objects.filter(
             sku_id=sku_id,
-            recorded_at__gte=now - RECENT_STOCK,
+            recorded_at__gte=after,
             kind__in=[
                 MovementKind.COUNT,
                 MovementKind.RECEIPT,

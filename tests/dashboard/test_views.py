@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
-from channels.models import Listing, ListingState, OutboxEntry, OutboxStatus
+from channels.models import Drift, Listing, ListingState, OutboxEntry, OutboxStatus
 from channels.services import channel_create
 from ledger.models import (
     Movement,
@@ -177,8 +177,9 @@ def test_overview_costs_the_same_queries_for_3_or_30_skus_and_channels(
     build_catalogue(3)
     page_queries = count_queries(merchant, "/")
     rows_queries = count_queries(merchant, "/?q=sku", **HTMX)
-    # session, user, count, rows, listings with channels; the page adds 4 health numbers
-    assert (page_queries, rows_queries) == (9, 5)
+    # session, user, two permission lookups, count, rows, listings with channels; the
+    # page adds 6 health numbers (the last digest among them)
+    assert (page_queries, rows_queries) == (13, 7)
 
     build_catalogue(30, start=3)
     with django_assert_num_queries(page_queries):
@@ -547,6 +548,11 @@ def test_channel_page_highlights_drift(merchant):
     )
     Listing.objects.filter(channel=channel, sku=drifting).update(
         published=5, confirmed=8, state=ListingState.IN_SYNC
+    )
+    # Drift is an undecided drift row; a listing whose push is on its way is pending.
+    listing = Listing.objects.get(channel=channel, sku=drifting)
+    Drift.objects.create(
+        channel=channel, listing=listing, sku=drifting, hub_quantity=5, channel_quantity=8
     )
     body = text(merchant.get("/channels/shop/"))
     assert body.count('class="drift-row"') == 1
