@@ -448,15 +448,25 @@ class DlqBulkActionApi(APIView):
 class DriftSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.slug")
     sku = serializers.CharField(source="sku.code")
+    # The contract's names; hub_quantity and channel_quantity stay for older clients.
+    expected = serializers.IntegerField(source="hub_quantity")
+    observed = serializers.IntegerField(source="channel_quantity")
     delta = serializers.IntegerField()
+    confidence = serializers.FloatField()
+    run = serializers.IntegerField(source="run_id", allow_null=True)
+    listing = serializers.IntegerField(source="listing_id")
     decided_by = serializers.CharField(source="decided_by.username", default=None)
 
     class Meta:
         model = Drift
         fields = [
             "id",
+            "run",
             "channel",
+            "listing",
             "sku",
+            "expected",
+            "observed",
             "hub_quantity",
             "channel_quantity",
             "delta",
@@ -464,6 +474,7 @@ class DriftSerializer(serializers.ModelSerializer):
             "severity",
             "confidence",
             "reasoning",
+            "evidence",
             "status",
             "detected_at",
             "decided_at",

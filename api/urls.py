@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import channels as channel_api
+from . import reconcile as reconcile_api
 from . import stock as stock_api
 
 urlpatterns = [
@@ -75,4 +76,18 @@ urlpatterns = [
     path("drift/<int:pk>/approve/", channel_api.DriftApproveApi.as_view(), name="drift-approve"),
     path("drift/<int:pk>/reject/", channel_api.DriftRejectApi.as_view(), name="drift-reject"),
     path("audit/", channel_api.AuditApi.as_view(), name="audit"),
+    path("counts/", reconcile_api.CountLineListApi.as_view(), name="count-list"),
+    path("counts/preview/", reconcile_api.CountPreviewApi.as_view(), name="count-preview"),
+    path("counts/apply/", reconcile_api.CountApplyApi.as_view(), name="count-apply"),
+    path(
+        "counts/<int:pk>/approve/",
+        reconcile_api.CountLineDecisionApi.as_view(action="approve"),
+        name="count-approve",
+    ),
+    path(
+        "counts/<int:pk>/reject/",
+        reconcile_api.CountLineDecisionApi.as_view(action="reject"),
+        name="count-reject",
+    ),
+    path("reconcile/runs/", reconcile_api.ReconcileRunListApi.as_view(), name="reconcile-runs"),
 ]

@@ -1,5 +1,7 @@
 """Drift decisions: a person approves (push the hub's number, or accept the channel's)
-or rejects what the hub recorded. Each decision is one transaction and audited."""
+or rejects what the hub recorded (open or escalated drift). Each decision is one
+transaction and audited; accepting the channel's number is a ledger adjustment that
+names the approver and the drift."""
 
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ from ledger.errors import InvalidState
 from ledger.models import Source
 from ledger.services import Origin, stock_adjust
 
-from .models import ChannelAudit, ChannelAuditKind, Drift, DriftStatus
+from .models import DRIFT_UNDECIDED, ChannelAudit, ChannelAuditKind, Drift, DriftStatus
 from .propagation.outbox import outbox_refresh_for_skus
 from .selectors import channel_locations
 
 PUSH_HUB = "push_hub"
 ACCEPT_CHANNEL = "accept_channel"
+
+
+def _name(actor) -> str:
+    return actor.get_username() if actor is not None and actor.is_authenticated else "system"
 
 
 def _open_drift(drift: Drift) -> Drift:
@@ -25,7 +31,7 @@ def _open_drift(drift: Drift) -> Drift:
         .select_related("channel", "sku")
         .get(pk=drift.pk)
     )
-    if current.status != DriftStatus.OPEN:
+    if current.status not in DRIFT_UNDECIDED:
         raise InvalidState(
             f"Drift {current.pk} was already decided ({current.status}).",
             drift_id=current.pk,
@@ -75,7 +81,10 @@ def drift_approve(
                     origin=Origin(
                         source=Source.USER,
                         actor=actor,
-                        reason=f"drift {drift.pk} accepted from {drift.channel.slug}: {note}"[:500],
+                        reason=(
+                            f"drift {drift.pk} accepted from {drift.channel.slug} by "
+                            f"{_name(actor)}: {note}"
+                        )[:500],
                         idempotency_key=f"drift:{drift.pk}:accept",
                     ),
                 )

@@ -62,7 +62,9 @@ class Channel(models.Model):
         default=20,
         help_text="Most spent at once: requests; for Shopify, query-cost points (1000).",
     )
-    reconcile_interval_minutes = models.PositiveIntegerField(default=15)
+    reconcile_interval_minutes = models.PositiveIntegerField(
+        default=60, help_text="How often the hub reads the channel's quantities back."
+    )
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     fulfilment_locations = models.ManyToManyField(
         Location, through="ChannelLocation", related_name="channels", blank=True
@@ -156,6 +158,9 @@ class ListingState(models.TextChoices):
     ERROR = "error", "Push failing"
     DEAD = "dead", "In the dead-letter queue"
     PAUSED = "paused", "Channel disabled"
+    # The channel does not carry the SKU: nothing is pushed (no DLQ entries); the next
+    # reconcile, or mapping the listing, picks it up when the channel lists it.
+    NOT_ON_CHANNEL = "not_on_channel", "Not on channel"
 
 
 class Listing(models.Model):
@@ -174,7 +179,10 @@ class Listing(models.Model):
     last_reported = models.IntegerField(null=True, blank=True)
     last_reported_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(
-        max_length=10, choices=ListingState.choices, default=ListingState.PENDING
+        max_length=20, choices=ListingState.choices, default=ListingState.PENDING
+    )
+    reconciled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a reconcile last read it on the channel."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -196,6 +204,7 @@ class OutboxStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded by a newer target"
     DEAD = "dead", "Dead (DLQ)"
     DISCARDED = "discarded", "Discarded by a person"
+    NOT_LISTED = "not_listed", "Dropped: the channel does not list the SKU"
 
 
 class OutboxEntry(models.Model):
@@ -247,6 +256,8 @@ class ChannelAuditKind(models.TextChoices):
     RULE = "rule", "Allocation rule changed"
     CHANNEL = "channel", "Channel changed"
     DRIFT = "drift", "Drift decision"
+    RECONCILE = "reconcile", "Reconcile"
+    NOT_LISTED = "not_listed", "Not on channel"
 
 
 class ChannelAudit(models.Model):
@@ -347,15 +358,27 @@ class ChannelOrderLine(models.Model):
 
 
 class DriftStatus(models.TextChoices):
-    OPEN = "open", "Open (needs a person)"
+    OPEN = "open", "Open (recorded, not yet investigated)"
     AUTO_CORRECTED = "auto_corrected", "Corrected automatically"
+    ESCALATED = "escalated", "Escalated to a person"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     RESOLVED = "resolved", "Resolved by itself"
 
 
+class DriftSeverity(models.TextChoices):
+    MINOR = "minor", "Minor"
+    MAJOR = "major", "Major"
+    CRITICAL = "critical", "Critical"
+
+
+# Drift that still waits for someone (the investigator, then a person).
+DRIFT_UNDECIDED = (DriftStatus.OPEN, DriftStatus.ESCALATED)
+
+
 class Drift(models.Model):
-    """A channel shows a number the hub did not publish. Recorded first, acted on second."""
+    """A channel shows a number the hub did not publish and no pending push explains.
+    Recorded first, acted on second."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="drift")
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="drift")
@@ -363,13 +386,19 @@ class Drift(models.Model):
     hub_quantity = models.IntegerField(help_text="What the hub publishes.")
     channel_quantity = models.IntegerField(help_text="What the channel shows.")
     source = models.CharField(max_length=20, default="webhook")
-    severity = models.CharField(max_length=10, default="review")
+    severity = models.CharField(
+        max_length=10, choices=DriftSeverity.choices, default=DriftSeverity.MAJOR
+    )
     confidence = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.5"))
     reasoning = models.TextField(blank=True)
     status = models.CharField(max_length=15, choices=DriftStatus.choices, default=DriftStatus.OPEN)
     inbound_event = models.ForeignKey(
         InboundEvent, null=True, blank=True, on_delete=models.SET_NULL
     )
+    run = models.ForeignKey(
+        "ReconcileRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="drift"
+    )
+    evidence = models.JSONField(default=dict, blank=True)
     detected_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
@@ -385,6 +414,7 @@ class Drift(models.Model):
             )
         ]
         ordering = ["-detected_at"]
+        indexes = [models.Index(fields=["listing", "status"])]
 
     def __str__(self) -> str:
         hub, seen = self.hub_quantity, self.channel_quantity
@@ -393,3 +423,109 @@ class Drift(models.Model):
     @property
     def delta(self) -> int:
         return self.channel_quantity - self.hub_quantity
+
+
+class ReconcileRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class ReconcileRun(models.Model):
+    """One pass over a channel's listings. `cursor` (the last listing id compared) moves
+    in the same transaction as the drift rows of each batch, so a run that dies halfway
+    resumes where it stopped and never counts a listing twice."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="reconcile_runs")
+    full = models.BooleanField(default=False, help_text="The daily full-catalogue pass.")
+    dry_run = models.BooleanField(default=False)
+    trigger = models.CharField(max_length=20, default="schedule")
+    status = models.CharField(
+        max_length=10, choices=ReconcileRunStatus.choices, default=ReconcileRunStatus.RUNNING
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cursor = models.BigIntegerField(default=0)
+    listings_total = models.PositiveIntegerField(default=0)
+    listings_checked = models.PositiveIntegerField(default=0)
+    pending_skipped = models.PositiveIntegerField(default=0)
+    drift_found = models.PositiveIntegerField(default=0)
+    drift_resolved = models.PositiveIntegerField(default=0)
+    auto_corrected = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+    not_on_channel = models.PositiveIntegerField(default=0)
+    discovered = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    error_messages = models.JSONField(default=list, blank=True)
+    resumed = models.PositiveIntegerField(default=0, help_text="Times it was picked up again.")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["channel", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"reconcile {self.pk} of {self.channel_id} ({self.status})"
+
+
+class Digest(models.Model):
+    """The daily digest, one per day: its absence is the alarm (/healthz)."""
+
+    day = models.DateField(unique=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    all_clear = models.BooleanField(default=False)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    recipients = models.JSONField(default=list, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class CountStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    AWAITING_APPROVAL = "awaiting", "Awaiting approval"
+    APPROVED = "approved", "Approved and applied"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Refused by the ledger"
+
+
+class CountLine(models.Model):
+    """One line of an applied physical count: applied at once, or waiting for a person
+    when its difference is above the auto-fix thresholds."""
+
+    batch = models.CharField(max_length=40, db_index=True)
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="count_lines")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="count_lines")
+    counted = models.PositiveIntegerField()
+    counted_at = models.DateTimeField()
+    ledger_at_count = models.IntegerField(help_text="The ledger's on hand at the count time.")
+    difference = models.IntegerField()
+    status = models.CharField(max_length=10, choices=CountStatus.choices)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    operation_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"count {self.sku_id}@{self.location_id}: {self.counted} ({self.status})"

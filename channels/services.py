@@ -513,6 +513,8 @@ def listing_map(
         listing.external_id = external_id
         listing.external_parent_id = external_parent_id
         listing.external_location_id = external_location_id
+        if listing.state == ListingState.NOT_ON_CHANNEL:
+            listing.state = ListingState.PENDING  # mapped by a person: try again
         if listing.state == ListingState.UNMAPPED and (
             external_id or channel.kind in KINDS_ADDRESSED_BY_SKU
         ):
@@ -584,7 +586,7 @@ def listings_import_csv(*, text: str) -> ImportReport:
         if (
             current
             and all(getattr(current, k) == v for k, v in ids.items())
-            and current.state != ListingState.UNMAPPED
+            and current.state not in (ListingState.UNMAPPED, ListingState.NOT_ON_CHANNEL)
         ):
             report.skipped.append({**entry, "reason": "already mapped to these ids"})
             continue

@@ -16,6 +16,9 @@ from .intake.inbox import (
     inbox_sweep,
 )
 from .propagation.drain import outbox_drain_channel, outbox_sweep
+from .reconcile.digest import digest_send_due
+from .reconcile.runs import reconcile_channel as reconcile_channel_now
+from .reconcile.runs import reconcile_due as reconcile_channels_due
 
 
 @shared_task(name="channels.tasks.drain_outbox", ignore_result=True)
@@ -51,3 +54,20 @@ def poll_amazon_notifications() -> int:
 @shared_task(name="channels.tasks.purge_inbox", ignore_result=True)
 def purge_inbox() -> int:
     return inbox_purge()
+
+
+@shared_task(name="channels.tasks.reconcile_channel", ignore_result=True)
+def reconcile_channel(channel_id: int) -> int | None:
+    run = reconcile_channel_now(channel_id=channel_id)
+    return run.pk if run is not None else None
+
+
+@shared_task(name="channels.tasks.reconcile_due", ignore_result=True)
+def reconcile_due() -> int:
+    return len(reconcile_channels_due())
+
+
+@shared_task(name="channels.tasks.send_digest", ignore_result=True)
+def send_digest() -> int | None:
+    digest = digest_send_due()
+    return digest.pk if digest is not None else None

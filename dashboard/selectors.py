@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import (
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -19,7 +20,16 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from channels.models import AllocationRule, Channel, Listing, OutboxEntry, OutboxStatus
+from channels.models import (
+    DRIFT_UNDECIDED,
+    AllocationRule,
+    Channel,
+    Drift,
+    Listing,
+    ListingState,
+    OutboxEntry,
+    OutboxStatus,
+)
 from ledger.models import (
     Sku,
 )
@@ -27,8 +37,11 @@ from ledger.selectors import sku_list
 
 WAITING = [OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT]
 
-# Listings whose channel has read back a number different from what it should show.
-DRIFTING = Q(confirmed__isnull=False) & ~Q(confirmed=F("published"))
+# Drift is one thing: an undecided Drift row (the channel shows a number the hub did not
+# publish and no pending push explains). A push on its way is "pending", never drift.
+_UNDECIDED = Drift.objects.filter(listing=OuterRef("pk"), status__in=DRIFT_UNDECIDED)
+DRIFTING = Q(Exists(_UNDECIDED))
+PENDING_PUSH = Q(Exists(OutboxEntry.objects.filter(listing=OuterRef("pk"), status__in=WAITING)))
 
 
 def _count(queryset: QuerySet, *, link: str) -> Coalesce:
@@ -68,14 +81,20 @@ def sku_rows(*, search: str = "") -> QuerySet[Sku]:
 def sku_listings(*, sku: Sku) -> list[Listing]:
     """The SKU's listings, each with why its pending push waits, if it does
     (`waiting_reason`, `waiting_until`: the pending outbox row's last error and next
-    attempt), in one query."""
+    attempt), `push_pending` (a push queued or in flight), and its undecided drift if any
+    (`drift_id`, `drift_observed`: what the channel shows, `drift_status`), in one query."""
     pending = OutboxEntry.objects.filter(listing=OuterRef("pk"), status=OutboxStatus.PENDING)
+    drift = _UNDECIDED.order_by("-detected_at")
     return list(
         Listing.objects.filter(sku=sku)
         .select_related("channel")
         .annotate(
             waiting_reason=Subquery(pending.values("last_error")[:1]),
             waiting_until=Subquery(pending.values("next_attempt_at")[:1]),
+            push_pending=PENDING_PUSH,
+            drift_id=Subquery(drift.values("pk")[:1]),
+            drift_observed=Subquery(drift.values("channel_quantity")[:1]),
+            drift_status=Subquery(drift.values("status")[:1]),
         )
         .order_by("channel__slug")
     )
@@ -85,12 +104,16 @@ def sku_listings(*, sku: Sku) -> list[Listing]:
 
 
 def channel_rows() -> QuerySet[Channel]:
-    """Channels with `listing_count`, `waiting_count` (pushes not yet confirmed),
-    `dlq_count`, `drift_count` and their default rule prefetched as `default_rules`."""
+    """Channels with `listing_count`, `waiting_count` (pushes not yet confirmed: "pending"),
+    `dlq_count`, `drift_count` (listings with undecided drift rows),
+    `not_on_channel_count` and their default rule prefetched as `default_rules`."""
     return (
         Channel.objects.annotate(
             listing_count=_count(Listing.objects.all(), link="channel"),
             drift_count=_count(Listing.objects.filter(DRIFTING), link="channel"),
+            not_on_channel_count=_count(
+                Listing.objects.filter(state=ListingState.NOT_ON_CHANNEL), link="channel"
+            ),
             waiting_count=_count(OutboxEntry.objects.filter(status__in=WAITING), link="channel"),
             dlq_count=_count(OutboxEntry.objects.filter(status=OutboxStatus.DEAD), link="channel"),
         )
@@ -110,12 +133,17 @@ def channel_with_counts(*, slug: str) -> Channel | None:
 
 
 def channel_listing_rows(*, channel: Channel, drift_only: bool = False) -> QuerySet[Listing]:
-    """The channel's listings with `drift_delta` = confirmed - published (None until the
-    channel has confirmed a number)."""
+    """The channel's listings with `drift_delta` = what the channel shows - what the hub
+    publishes, from the listing's undecided drift row (None without one: a listing whose
+    push is on its way is `push_pending`, not drift)."""
+    drift = _UNDECIDED.order_by("-detected_at")
     listings = (
         Listing.objects.filter(channel=channel)
         .select_related("sku")
-        .annotate(drift_delta=F("confirmed") - F("published"))
+        .annotate(
+            drift_delta=Subquery(drift.values("channel_quantity")[:1]) - F("published"),
+            push_pending=PENDING_PUSH,
+        )
     )
     if drift_only:
         listings = listings.filter(DRIFTING)

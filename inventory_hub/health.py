@@ -1,7 +1,8 @@
 """GET /healthz: proof of life for the database, the broker and the reconcile loop.
 
-"status" is "degraded" when the database or broker check fails, or when the reconcile
-loop or the daily digest have been silent for too long: silence is the alarm.
+"status" is "degraded" (HTTP 503, with the `reasons`) when the database or broker check
+fails, when a channel's reconcile is older than twice its interval, or when a daily
+digest was missed (`channels.health.loop_alarms`): silence is the alarm.
 
 Anyone may ask; the database and broker checks say only `{"ok": true|false}` unless the
 caller is an operator (the metrics token, or a logged-in staff user), because their
@@ -11,16 +12,13 @@ details (transport, latency, error text) name hosts and ports.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from channels.health import loop_health
+from channels.health import loop_alarms, loop_health
 from foundation.access import may_read_health_detail
 
 
@@ -58,25 +56,28 @@ def healthz(request):
     database = _check_database()
     broker = _check_broker()
     loop = loop_health() if database["ok"] else {}
-    stale_after = timedelta(minutes=getattr(settings, "RECONCILE_STALE_MINUTES", 60))
-    last_reconcile = loop.get("last_reconcile_at")
-    degraded = (
-        not database["ok"]
-        or not broker["ok"]
-        or (last_reconcile is not None and timezone.now() - last_reconcile > stale_after)
-    )
+    alarms = [] if database["ok"] else [("database", "the database does not answer")]
+    if not broker["ok"]:
+        alarms.append(("broker", "the broker does not answer"))
+    if database["ok"]:
+        alarms += loop_alarms()
+    degraded = bool(alarms)
+    # Strangers learn which check failed, operators also which channel and since when.
+    reasons = [text for _, text in alarms]
     if not may_read_health_detail(request):
         database = {"ok": database["ok"]}
         broker = {"ok": broker["ok"]}
+        reasons = sorted({code for code, _ in alarms})
     body = {
         "status": "degraded" if degraded else "ok",
+        "reasons": reasons,
         "database": database,
         "broker": broker,
-        "last_reconcile_at": last_reconcile,
+        "last_reconcile_at": loop.get("last_reconcile_at"),
         "last_digest_at": loop.get("last_digest_at"),
         "outbox_backlog": loop.get("outbox_backlog"),
         "dlq_size": loop.get("dlq_size"),
         "open_incidents": loop.get("open_incidents"),
         "inbox_backlog": loop.get("inbox_backlog"),
     }
-    return JsonResponse(body, status=200 if database["ok"] else 503)
+    return JsonResponse(body, status=503 if degraded else 200)

@@ -184,6 +184,8 @@ CELERY_TASK_ROUTES = {
     "channels.tasks.drain_outbox": {"queue": "propagate"},
     "channels.tasks.sweep_outbox": {"queue": "propagate"},
     "channels.tasks.reconcile_channel": {"queue": "reconcile"},
+    "channels.tasks.reconcile_due": {"queue": "reconcile"},
+    "channels.tasks.send_digest": {"queue": "default"},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -238,7 +240,42 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "channels.tasks.sweep_outbox", "schedule": 2.0},
     "poll-amazon": {"task": "channels.tasks.poll_amazon_notifications", "schedule": 5.0},
     "purge-inbox": {"task": "channels.tasks.purge_inbox", "schedule": 3600.0},
+    # Looks each minute for channels whose reconcile is due (each has its own interval)
+    # and for a digest not yet sent today; both are cheap when nothing is due.
+    "reconcile-due": {"task": "channels.tasks.reconcile_due", "schedule": 60.0},
+    "digest-due": {"task": "channels.tasks.send_digest", "schedule": 300.0},
 }
+
+# --- Reconciliation, drift and the daily digest (DESIGN lessons 6 and 7) ----------------
+# A channel's interval is its reconcile_interval_minutes (60 by default); once a day, from
+# this hour (UTC), its next pass covers the whole catalogue, rediscovering listings the
+# channel did not carry.
+RECONCILE_FULL_PASS_HOUR = int(os.environ.get("RECONCILE_FULL_PASS_HOUR", "3")) % 24
+# Listings read per adapter call (the adapter splits further to its channel's limit).
+RECONCILE_BATCH_SIZE = max(1, int(os.environ.get("RECONCILE_BATCH_SIZE", "250")))
+# The share of a channel's token bucket reads may never dip into: live pushes keep it.
+RECONCILE_TOKEN_RESERVE = min(
+    0.9, max(0.0, float(os.environ.get("RECONCILE_TOKEN_RESERVE", "0.5")))
+)
+# Severity tiers of |delta|: minor up to DRIFT_MINOR_MAX, major up to DRIFT_MAJOR_MAX,
+# critical above.
+DRIFT_MINOR_MAX = int(os.environ.get("DRIFT_MINOR_MAX", "2"))
+DRIFT_MAJOR_MAX = int(os.environ.get("DRIFT_MAJOR_MAX", "10"))
+# The auto-fix gate, applied by the hub whatever investigator gave the verdict:
+# confidence >= DRIFT_AUTO_FIX_CONFIDENCE and |delta| <= DRIFT_AUTO_FIX_MAX_DELTA.
+DRIFT_AUTO_FIX_CONFIDENCE = float(os.environ.get("DRIFT_AUTO_FIX_CONFIDENCE", "0.85"))
+DRIFT_AUTO_FIX_MAX_DELTA = int(os.environ.get("DRIFT_AUTO_FIX_MAX_DELTA", "5"))
+# "rules" (default) or "model": an OpenAI-compatible chat endpoint the merchant runs,
+# e.g. http://127.0.0.1:8080/v1; its answers outside the schema fall back to the rules.
+DRIFT_INVESTIGATOR = os.environ.get("DRIFT_INVESTIGATOR", "rules")
+DRIFT_MODEL_URL = os.environ.get("DRIFT_MODEL_URL", "")
+DRIFT_MODEL_NAME = os.environ.get("DRIFT_MODEL_NAME", "")
+DRIFT_MODEL_API_KEY = os.environ.get("DRIFT_MODEL_API_KEY", "")
+DRIFT_MODEL_TIMEOUT = float(os.environ.get("DRIFT_MODEL_TIMEOUT", "20"))
+# The daily digest goes out from this hour (UTC); /healthz calls it missed
+# DIGEST_GRACE_MINUTES later.
+DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "7")) % 24
+DIGEST_GRACE_MINUTES = int(os.environ.get("DIGEST_GRACE_MINUTES", "60"))
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

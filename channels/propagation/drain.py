@@ -117,7 +117,8 @@ class Result:
     entry: OutboxEntry
     # confirmed | retry | dead | stale (compare-and-set refused) | deferred (no token) |
     # unconfirmed (accepted, but the read-back shows another number) | held (the
-    # listing's revision budget, channels.revisions)
+    # listing's revision budget, channels.revisions) | not_listed (refused, and the
+    # channel does not carry the SKU: the listing becomes "not on channel")
     outcome: str
     error: str = ""
     wait: float | None = None
@@ -325,6 +326,7 @@ def _send(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             throttle=token_taker(channel),
         ) as adapter:
             outcomes = adapter.push_levels(pushes)
+            not_listed = _not_listed(adapter, outcomes)
             # Read back by the refs the push resolved (ids it looked up by SKU included),
             # so the read does not look them up again.
             accepted = [outcome.ref for outcome in outcomes if outcome.status == "accepted"]
@@ -379,9 +381,26 @@ def _send(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
         elif outcome.status == "retry":
             wait = max(outcome.retry_after or 0, THROTTLE_FLOOR) if outcome.retry_after else None
             results.append(Result(entry, "retry", outcome.error, wait))
+        elif outcome.ref.sku in not_listed:
+            results.append(Result(entry, "not_listed", outcome.error))
         else:
             results.append(Result(entry, "dead", outcome.error))
     return results
+
+
+def _not_listed(adapter, outcomes) -> set[str]:
+    """The SKUs of refused pushes that the channel does not carry at all (a lookup by
+    SKU finds nothing): not a failure to dead-letter but a state, "not on channel".
+    Best effort: when the lookup itself fails, the refusals stay refusals."""
+    refused = [o.ref.sku for o in outcomes if o.status == "failed"]
+    if not refused:
+        return set()
+    try:
+        found = adapter.find_listings(refused)
+    except ChannelError as exc:
+        logger.info("could not tell whether %s are listed: %s", refused[:5], exc)
+        return set()
+    return {sku for sku in refused if sku not in found}
 
 
 def _found(push: LevelPush, outcome) -> ListingRef | None:
@@ -428,6 +447,10 @@ def _record(channel: Channel, results: list[Result]) -> None:
                 # the channel's: the audit keeps what went wrong and what people did.
                 audits.append(_failure_audit(channel, entry, listing, message))
         _save_outcomes(results, listings, audits)
+        if unlisted := [r.entry.listing_id for r in results if r.outcome == "not_listed"]:
+            OutboxEntry.objects.filter(listing_id__in=unlisted, status=OutboxStatus.PENDING).update(
+                status=OutboxStatus.NOT_LISTED, last_error="the channel does not list the SKU"
+            )
 
 
 def _lock_listings(results: list[Result]) -> tuple[dict[int, Listing], set[int]]:
@@ -468,6 +491,11 @@ def _settle(
     return what happened, in words, for the audit."""
     if result.outcome == "confirmed":
         return _confirm(entry, listing, newer=newer, now=now)
+    if result.outcome == "not_listed":
+        # No DLQ entry and no more pushes until a reconcile or a mapping finds it listed.
+        entry.status = OutboxStatus.NOT_LISTED
+        listing.state = ListingState.NOT_ON_CHANNEL
+        return f"not on the channel, no more pushes: {result.error}"
     if entry.target_version < listing.confirmed_version:
         # The channel already confirmed a newer target: never push this one again.
         entry.status = OutboxStatus.SUPERSEDED
@@ -517,8 +545,11 @@ def _failure_audit(
     channel: Channel, entry: OutboxEntry, listing: Listing, message: str
 ) -> ChannelAudit:
     dead = entry.status == OutboxStatus.DEAD
+    kind = ChannelAuditKind.DEAD if dead else ChannelAuditKind.FAIL
+    if entry.status == OutboxStatus.NOT_LISTED:
+        kind = ChannelAuditKind.NOT_LISTED
     return ChannelAudit(
-        kind=ChannelAuditKind.DEAD if dead else ChannelAuditKind.FAIL,
+        kind=kind,
         channel=channel,
         sku_id=listing.sku_id,
         outbox_entry=entry,

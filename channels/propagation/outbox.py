@@ -33,6 +33,10 @@ from ..models import (
 )
 from .wake import request_drain
 
+# Listings that get no push: channel ids unknown, or a SKU the channel does not carry
+# (a reconcile or a mapping lists it again).
+NOT_PUSHED = (ListingState.UNMAPPED, ListingState.NOT_ON_CHANNEL)
+
 
 def effective_rules(
     *, sku_ids: Iterable[int], channel_ids: Iterable[int]
@@ -168,7 +172,7 @@ def outbox_refresh_for_skus(
         previous = listing.confirmed if listing.confirmed is not None else listing.published
         listing.published = target
         listing.target_version += 1
-        if listing.enabled and listing.state != ListingState.UNMAPPED:
+        if listing.enabled and listing.state not in NOT_PUSHED:
             listing.state = ListingState.PENDING
             priority = (
                 OutboxEntry.PRIORITY_DECREASE
