@@ -25,7 +25,7 @@ from foundation.queueing import enqueue
 from ..adapters.base import ChannelError, ChannelThrottled, ListingRef, adapter_for
 from ..models import Channel, Listing, ListingState, ReconcileRun, ReconcileRunStatus
 from ..wakeup import lease_release, lease_renew, lease_take
-from .budget import reconcile_taker
+from .budget import reconcile_taker, yield_to_pushes
 from .compare import batch_compare
 from .decisions import drift_investigate
 from .investigate import Investigator
@@ -120,6 +120,7 @@ def _run(channel: Channel, run: ReconcileRun, lease, *, progress, investigator) 
     ) as adapter:
         while True:
             lease_renew(lease, LEASE_MS)
+            yield_to_pushes()
             batch = list(
                 scope.filter(pk__gt=run.cursor)
                 .select_related("sku")
