@@ -48,6 +48,7 @@ def yield_to_pushes() -> None:
         OutboxEntry.objects.filter(
             status=OutboxStatus.PENDING,
             next_attempt_at__lte=timezone.now(),
+            attempts=0,  # fresh pushes of live changes, not a failing channel's retries
             channel__enabled=True,
         ).values_list("pk", flat=True)[:200]
     )
