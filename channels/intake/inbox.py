@@ -202,13 +202,18 @@ def _record_failure(event_id: int, exc: BaseException) -> list[InboundEvent]:
 
 def _fail(event: InboundEvent, exc: BaseException) -> None:
     """Failed: retried with backoff, then dead (parked for a person)."""
-    # The message may quote the poison itself: a NUL cannot be stored in a text column.
-    event.error = f"{type(exc).__name__}: {exc}".replace("\x00", "\\x00")[:2000]
+    event.error = _storable(f"{type(exc).__name__}: {exc}")[:2000]
     if event.attempts > len(PROCESS_BACKOFF):
         event.status, event.next_attempt_at = InboundStatus.DEAD, None
     else:
         event.status = InboundStatus.FAILED
         event.next_attempt_at = timezone.now() + PROCESS_BACKOFF[event.attempts - 1]
+
+
+def _storable(text: str) -> str:
+    """An error message may quote the poison itself: PostgreSQL text holds no NUL, and
+    UTF-8 no lone surrogate (which JSON's \\ud800 escapes produce)."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _claimable_one(event_id: int):
@@ -330,7 +335,7 @@ def _process_one(event: InboundEvent, context: _BatchContext, *, alone: bool) ->
                 raise _BatchFailed(f"delivery {event.pk}: {type(exc).__name__}: {exc}") from exc
     except WebhookRejected as exc:
         # Verified at the door but unusable: retrying cannot help.
-        event.status, event.error = InboundStatus.DEAD, str(exc)
+        event.status, event.error = InboundStatus.DEAD, _storable(str(exc))[:2000]
     except _BatchFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the row and retried

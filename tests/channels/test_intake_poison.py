@@ -176,3 +176,27 @@ def test_a_shared_step_failing_for_one_delivery_alone_is_recorded_on_its_row(
     assert not Reservation.objects.filter(order_id="1002").exists()  # rolled back whole
     assert InboundEvent.objects.filter(status=InboundStatus.PROCESSED).count() == 3
     call_command("ledger_verify")
+
+
+def test_an_error_quoting_the_poison_is_recorded_all_the_same(client, two_channels, monkeypatch):
+    """The failure's message may carry what the database cannot store (a NUL, a lone
+    surrogate): the row still records it, escaped."""
+    from channels.intake import inbox
+
+    apply = inbox.order_event_apply
+
+    def quoting(event, order, context):
+        if order.order_id == "1002":
+            raise ValueError("no such SKU: \x00\ud800")
+        return apply(event, order, context)
+
+    monkeypatch.setattr(inbox, "order_event_apply", quoting)
+    post_good_orders(client, "W-A", 1001)
+    post_good_orders(client, "W-B", 1002)
+
+    assert inbox_process_waiting(batch_size=10) == 4
+
+    failed = InboundEvent.objects.get(status=InboundStatus.FAILED)
+    assert failed.error == "ValueError: no such SKU: \\x00\\ud800"
+    assert InboundEvent.objects.filter(status=InboundStatus.PROCESSED).count() == 3
+    call_command("ledger_verify")
