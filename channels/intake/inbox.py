@@ -4,9 +4,10 @@
 UNIQUE (channel, dedupe_key) makes a redelivery a no-op) and, on commit, a wake-up for
 the intake worker (a burst of deliveries publishes one task, see `wake`).
 `inbox_process_waiting` claims what waits, oldest first, and applies it in batches: one
-transaction per batch and one outbox refresh per touched listing at the end of it; if a
-delivery fails, the batch rolls back and each of its deliveries is applied alone (so a
-failure is recorded on its own row). Each delivery turns into canonical events applied
+transaction per batch and one outbox refresh per touched listing at the end of it; if
+anything in a batch fails (a delivery, or a step the deliveries share), the batch rolls
+back and each of its deliveries is applied alone, so a failure is recorded on its own row
+and no input can stop the intake. Each delivery turns into canonical events applied
 to the ledger through its services (orders through the state machine in `orders`).
 Failures retry with backoff stored in the row; the beat sweeper wakes the worker for
 anything a lost broker message left behind.
@@ -119,10 +120,12 @@ def _process(claim) -> list[InboundEvent]:
     """Apply the claimed deliveries in one transaction; stock movements of the batch
     recompute each touched listing once, at the end.
 
-    A batch is all or nothing: if any delivery fails, the whole transaction rolls back and
-    each delivery is applied again on its own, where a failure is recorded on its row
-    (retried with backoff) without holding the others back. A lone delivery runs inside a
-    savepoint for the same reason."""
+    A batch is all or nothing: if anything fails (a delivery, or a step the batch shares:
+    the SKU lookup, the stock locks, the outbox refresh, the sales record), the whole
+    transaction rolls back and each delivery is applied again on its own. Alone, a
+    delivery runs inside a savepoint, and if it fails after all (its own shared steps
+    included), the failure is recorded on its row and retried with backoff: no input can
+    hold the others back."""
     claimed: list[int] = []
     try:
         with transaction.atomic():
@@ -138,7 +141,11 @@ def _process(claim) -> list[InboundEvent]:
                     _process_one(event, context, alone=alone)
                 context.record_sales()
             update_each(InboundEvent, events, PROCESSED_FIELDS)
-    except _BatchFailed as exc:
+    except Exception as exc:
+        if not claimed:
+            raise  # the claim itself failed: the database is unwell, not a delivery
+        if len(claimed) == 1:
+            return _record_failure(claimed[0], exc)
         logger.warning(
             "a batch of %s deliveries failed (%s); applying each alone", len(claimed), exc
         )
@@ -146,6 +153,37 @@ def _process(claim) -> list[InboundEvent]:
     for event in events:
         EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
     return events
+
+
+def _record_failure(event_id: int, exc: BaseException) -> list[InboundEvent]:
+    """A delivery applied alone failed outside its savepoint (in a step its transaction
+    shares with nobody now): record it on its row, in a transaction of its own."""
+    logger.error("processing inbound event %s failed", event_id, exc_info=exc)
+    with transaction.atomic():
+        event = _claimable_one(event_id).first()
+        if event is None:  # taken by another worker meanwhile
+            return []
+        event.attempts += 1
+        _fail(event, exc)
+        event.save(update_fields=PROCESSED_FIELDS)
+    EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
+    return [event]
+
+
+def _fail(event: InboundEvent, exc: BaseException) -> None:
+    """Failed: retried with backoff, then dead (parked for a person)."""
+    event.error = _storable(f"{type(exc).__name__}: {exc}")[:2000]
+    if event.attempts > len(PROCESS_BACKOFF):
+        event.status, event.next_attempt_at = InboundStatus.DEAD, None
+    else:
+        event.status = InboundStatus.FAILED
+        event.next_attempt_at = timezone.now() + PROCESS_BACKOFF[event.attempts - 1]
+
+
+def _storable(text: str) -> str:
+    """An error message may quote the poison itself: PostgreSQL text holds no NUL, and
+    UTF-8 no lone surrogate (which JSON's \\ud800 escapes produce)."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _claimable_one(event_id: int):
@@ -165,7 +203,8 @@ PROCESSED_FIELDS = [
 
 
 class _BatchFailed(Exception):
-    """A delivery of a batch failed: the batch is rolled back and applied one by one."""
+    """A delivery of a batch failed (named in the message, the error as its cause): the
+    batch is rolled back and applied one by one."""
 
 
 @dataclass
@@ -266,17 +305,12 @@ def _process_one(event: InboundEvent, context: _BatchContext, *, alone: bool) ->
                 raise _BatchFailed(f"delivery {event.pk}: {type(exc).__name__}: {exc}") from exc
     except WebhookRejected as exc:
         # Verified at the door but unusable: retrying cannot help.
-        event.status, event.error = InboundStatus.DEAD, str(exc)
+        event.status, event.error = InboundStatus.DEAD, _storable(str(exc))[:2000]
     except _BatchFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
         logger.exception("processing inbound event %s failed", event.pk)
-        event.error = f"{type(exc).__name__}: {exc}"[:2000]
-        if event.attempts > len(PROCESS_BACKOFF):
-            event.status = InboundStatus.DEAD
-        else:
-            event.status = InboundStatus.FAILED
-            event.next_attempt_at = timezone.now() + PROCESS_BACKOFF[event.attempts - 1]
+        _fail(event, exc)
     else:
         event.status, event.unmapped_skus, event.error = status, unmapped, ""
         event.processed_at = timezone.now()

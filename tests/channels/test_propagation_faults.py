@@ -15,54 +15,8 @@ from django.utils import timezone
 
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.propagation.drain import outbox_drain_channel, outbox_sweep
-from channels.services import channel_create
-from ledger.services import sku_create, stock_receive, stock_reserve
-
-LEVELS = {"TEE-S": 0, "TEE-M": 0, "MUG": 0}
-
-
-def connect(sim, kind, slug, levels=LEVELS, **settings):
-    store = sim.create_store(kind, slug, levels=levels, webhook_url="http://127.0.0.1:9/")
-    config = store["channel"]
-    return channel_create(
-        slug=slug,
-        kind=kind,
-        name=slug,
-        webhook_secret=store.get("webhook_secret") or "",
-        credentials=config["credentials"],
-        settings={
-            **config["settings"],
-            "base_url": store["base_url"],
-            "timeout_seconds": 2,
-            **settings,
-        },
-    )
-
-
-def stock(quantities):
-    for code, quantity in quantities.items():
-        stock_receive(sku=sku_create(code=code), quantity=quantity)
-
-
-def drain(channel, rounds=8):
-    for _ in range(rounds):
-        OutboxEntry.objects.filter(channel=channel, status=OutboxStatus.PENDING).update(
-            next_attempt_at=timezone.now()
-        )
-        outbox_drain_channel(channel_id=channel.pk)
-        if not OutboxEntry.objects.filter(
-            channel=channel, status__in=[OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT]
-        ).exists():
-            return
-
-
-def assert_converged(sim, channel):
-    published = dict(Listing.objects.filter(channel=channel).values_list("sku__code", "published"))
-    shown = sim.levels(channel.slug)
-    assert {sku: shown.get(sku) for sku in published} == published
-    states = set(Listing.objects.filter(channel=channel).values_list("state", flat=True))
-    assert states == {"in_sync"}
-    assert sim.stats()["rate_limit_violations"] == 0
+from ledger.services import stock_receive, stock_reserve
+from tests.faults.support import assert_converged, connect, drain, stock
 
 
 @pytest.mark.django_db
