@@ -36,7 +36,7 @@ from channels.intake.inbox import STUCK_AFTER, inbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.propagation.drain import outbox_drain_channel, outbox_sweep
 from channels.services import channel_create
-from inventory_hub import redis as flow_redis
+from foundation import redis as flow_redis
 from inventory_hub.celery import app as celery_app
 from ledger.services import sku_create, stock_receive
 
