@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from inventory_hub.errors import DomainError
 from inventory_hub.retries import is_retry_wait
@@ -32,6 +32,7 @@ from .models import (
     kind_defaults,
 )
 from .propagation.outbox import outbox_refresh_for_skus
+from .webhooks.signing import standard_secret_key
 
 # Kinds that address a listing by the SKU itself; the others need the channel's ids
 # (looked up by SKU through the adapter, or imported from CSV).
@@ -97,19 +98,29 @@ def channel_create(
         )
     if Channel.objects.filter(slug=slug).exists():
         raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
+    _check_webhook_secret(kind, webhook_secret)
     settings = dict(settings or {})
     fields = _fields_from_settings(kind, settings)
     with transaction.atomic():
-        channel = Channel.objects.create(
-            slug=slug,
-            kind=kind,
-            name=name,
-            enabled=enabled,
-            credentials=credentials or {},
-            webhook_secret=webhook_secret,
-            settings=settings,
-            **fields,
-        )
+        try:
+            with transaction.atomic():
+                channel = Channel.objects.create(
+                    slug=slug,
+                    kind=kind,
+                    name=name,
+                    enabled=enabled,
+                    credentials=credentials or {},
+                    webhook_secret=webhook_secret,
+                    settings=settings,
+                    **fields,
+                )
+        except IntegrityError:
+            # Created meanwhile by a concurrent request: the same answer as above.
+            if Channel.objects.filter(slug=slug).exists():
+                raise InvalidChannel(
+                    f"A channel with slug {slug!r} already exists.", field="slug"
+                ) from None
+            raise
         ChannelLocation.objects.bulk_create(
             [
                 ChannelLocation(channel=channel, location=location, priority=index)
@@ -148,6 +159,8 @@ def channel_update(
         raise InvalidChannel(
             f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
         )
+    if "webhook_secret" in changes:
+        _check_webhook_secret(channel.kind, changes["webhook_secret"])
     if "settings" in changes:
         changes["settings"] = dict(changes["settings"] or {})
         fields = _fields_from_settings(channel.kind, changes["settings"])
@@ -184,6 +197,20 @@ def channel_update(
         fields = ", ".join(sorted(set(changes) - {"credentials", "webhook_secret"}) or ["secrets"])
         _audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
     return channel
+
+
+def _check_webhook_secret(kind: str, secret: str) -> None:
+    """A Standard Webhooks secret (kinds standard and sandbox) must be one the verifier can
+    use: refused now rather than accepted and then answering every delivery 503."""
+    if secret and kind in (ChannelKind.STANDARD, ChannelKind.SANDBOX):
+        try:
+            standard_secret_key(secret)
+        except ValueError as exc:
+            raise InvalidChannel(
+                f"Unusable webhook secret: {exc} (for example 'whsec_' followed by the "
+                "base64 the sender shows).",
+                field="webhook_secret",
+            ) from None
 
 
 # Settings the hub reads that are numbers: (lowest, highest, whole numbers only). A batch
