@@ -58,7 +58,7 @@ from inventory_hub.openapi import AutoSchema, error_responses
 from inventory_hub.parsers import MAX_BODY, BodyTooLarge, JSONParser
 from ledger.services import location_get, sku_get
 
-from .fields import Slug, Text
+from .fields import ExternalId, Slug, Text
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -279,9 +279,9 @@ class ListingListApi(ListAPIView):
     @extend_schema_serializer(component_name="ListingMap")
     class InputSerializer(serializers.Serializer):
         sku = Text(max_length=100)
-        external_id = Text(max_length=255, required=False, allow_blank=True, default="")
-        external_parent_id = Text(max_length=255, required=False, allow_blank=True, default="")
-        external_location_id = Text(max_length=255, required=False, allow_blank=True, default="")
+        external_id = ExternalId(required=False, allow_blank=True, default="")
+        external_parent_id = ExternalId(required=False, allow_blank=True, default="")
+        external_location_id = ExternalId(required=False, allow_blank=True, default="")
 
     serializer_class = ListingSerializer
 

@@ -41,7 +41,7 @@ from ledger.services import (
     stock_reserve,
 )
 
-from .fields import Slug, Text
+from .fields import ExternalId, Slug, Text
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -363,7 +363,7 @@ class ReservationCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         sku = Text(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-        order_id = Text(max_length=255)
+        order_id = ExternalId()
         channel = Slug(max_length=50, required=False, allow_blank=True, default="")
         location = Slug(max_length=50, required=False)
 

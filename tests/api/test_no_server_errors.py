@@ -443,3 +443,17 @@ def test_a_shopify_body_in_utf16_is_a_400_and_not_stored(db):
 )
 def test_an_address_with_no_route_under_the_api_is_a_json_404(api, url):
     assert refused(api.get(url), "nothing at this address", status=404)["error"] == "not_found"
+
+
+def test_a_channel_s_numeric_ids_are_taken_as_text(api, web, mug):
+    stock = {"sku": "MUG-1", "kind": "receipt", "quantity": 5}
+    assert api.post("/api/v1/movements/", stock, format="json").status_code == 201
+    order = {"sku": "MUG-1", "quantity": 1, "order_id": 5012345678}
+    response = api.post("/api/v1/reservations/", order, format="json")
+    assert response.status_code == 201
+    assert response.json()["order_id"] == "5012345678"
+    listing = {"sku": "MUG-1", "external_id": 44012345678}
+    response = api.post("/api/v1/channels/web/listings/", listing, format="json")
+    assert (response.status_code, response.json()["external_id"]) == (201, "44012345678")
+    order = {"sku": "MUG-1", "quantity": 1, "order_id": 1.5}
+    refused(api.post("/api/v1/reservations/", order, format="json"), "order_id")
