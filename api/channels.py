@@ -8,16 +8,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.http import HttpResponse
-from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_serializer,
     extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,7 +54,11 @@ from channels.services import (
 )
 from foundation.crypto import masked
 from foundation.errors import NotFound
+from foundation.openapi import AutoSchema, error_responses
+from foundation.parsers import MAX_BODY, BodyTooLarge, JSONParser
 from ledger.services import location_get, sku_get
+
+from .fields import ExternalId, Slug, Text
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -133,18 +138,18 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
 
 
 class ChannelInputSerializer(serializers.Serializer):
-    slug = serializers.SlugField(max_length=50)
+    slug = Slug(max_length=50)
     kind = serializers.ChoiceField(choices=ChannelKind.choices)
-    name = serializers.CharField(max_length=100)
+    name = Text(max_length=100)
     enabled = serializers.BooleanField(default=True)
-    webhook_secret = serializers.CharField(
+    webhook_secret = Text(
         max_length=500, required=False, allow_blank=True, default="", write_only=True
     )
     credentials = serializers.DictField(required=False, default=dict, write_only=True)
     settings = serializers.DictField(required=False, default=dict)
     allocation = AllocationSerializer(required=False)
     fulfilment_locations = serializers.ListField(
-        child=serializers.SlugField(max_length=50), required=False, default=list
+        child=Slug(max_length=50), required=False, default=list
     )
 
 
@@ -164,7 +169,10 @@ class ChannelListApi(ListAPIView):
     def get_queryset(self):
         return channel_list()
 
-    @extend_schema(request=ChannelInputSerializer, responses={201: ChannelOutputSerializer})
+    @extend_schema(
+        request=ChannelInputSerializer,
+        responses={201: ChannelOutputSerializer, **error_responses(404)},
+    )
     def post(self, request: Request) -> Response:
         data = ChannelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -185,14 +193,12 @@ class ChannelDetailApi(APIView):
     class UpdateSerializer(ChannelInputSerializer):
         slug = None
         kind = None
-        name = serializers.CharField(max_length=100, required=False)
+        name = Text(max_length=100, required=False)
         enabled = serializers.BooleanField(required=False)
-        webhook_secret = serializers.CharField(max_length=500, required=False, write_only=True)
+        webhook_secret = Text(max_length=500, required=False, write_only=True)
         credentials = serializers.DictField(required=False, write_only=True)
         settings = serializers.DictField(required=False)
-        fulfilment_locations = serializers.ListField(
-            child=serializers.SlugField(max_length=50), required=False
-        )
+        fulfilment_locations = serializers.ListField(child=Slug(max_length=50), required=False)
 
     @extend_schema(responses=ChannelOutputSerializer)
     def get(self, request: Request, slug: str) -> Response:
@@ -220,7 +226,7 @@ class AllocationOverrideApi(APIView):
 
     @extend_schema_serializer(component_name="AllocationOverride")
     class InputSerializer(AllocationSerializer):
-        sku = serializers.CharField(max_length=100)
+        sku = Text(max_length=100)
 
     @extend_schema(responses=InputSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
@@ -272,16 +278,10 @@ class ListingListApi(ListAPIView):
 
     @extend_schema_serializer(component_name="ListingMap")
     class InputSerializer(serializers.Serializer):
-        sku = serializers.CharField(max_length=100)
-        external_id = serializers.CharField(
-            max_length=255, required=False, allow_blank=True, default=""
-        )
-        external_parent_id = serializers.CharField(
-            max_length=255, required=False, allow_blank=True, default=""
-        )
-        external_location_id = serializers.CharField(
-            max_length=255, required=False, allow_blank=True, default=""
-        )
+        sku = Text(max_length=100)
+        external_id = ExternalId(required=False, allow_blank=True, default="")
+        external_parent_id = ExternalId(required=False, allow_blank=True, default="")
+        external_location_id = ExternalId(required=False, allow_blank=True, default="")
 
     serializer_class = ListingSerializer
 
@@ -299,33 +299,55 @@ class ListingListApi(ListAPIView):
         return Response(ListingSerializer(listing).data, status=status.HTTP_201_CREATED)
 
 
+def csv_text(raw: bytes) -> str:
+    """The text of an uploaded CSV: UTF-8 (a BOM is fine), within the size limit."""
+    if len(raw) > MAX_BODY:
+        raise BodyTooLarge()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise serializers.ValidationError(
+            {"file": ["The CSV is not UTF-8 text: save it as CSV UTF-8 and send it again."]}
+        ) from None
+
+
+class CsvParser(BaseParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> dict:
+        return {"csv": csv_text(stream.read(MAX_BODY + 1)) if stream is not None else ""}
+
+
 class ListingImportApi(APIView):
     """POST a CSV (`sku,channel,external_id,external_parent_id,external_location_id`) as
     the body (text/csv), a multipart `file`, or JSON `{"csv": "..."}`."""
 
     required_permissions = {"POST": "channels.change_listing"}
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser, FormParser, CsvParser]
 
-    def get_parsers(self):
-        from rest_framework.parsers import BaseParser
-
-        class CsvParser(BaseParser):
-            media_type = "text/csv"
-
-            def parse(self, stream, media_type=None, parser_context=None):
-                return {"csv": stream.read().decode("utf-8-sig")}
-
-        return [*super().get_parsers(), CsvParser()]
-
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(
+        request={
+            "text/csv": OpenApiTypes.STR,
+            "application/json": inline_serializer("ListingCsv", {"csv": serializers.CharField()}),
+            "multipart/form-data": inline_serializer(
+                "ListingCsvUpload", {"file": serializers.FileField()}
+            ),
+        },
+        responses={200: dict},
+    )
     def post(self, request: Request) -> Response:
-        text = request.data.get("csv")
-        upload = request.data.get("file")
+        data = request.data if hasattr(request.data, "get") else {}
+        upload = data.get("file")
         if upload is not None and hasattr(upload, "read"):
-            text = upload.read().decode("utf-8-sig")
-        if not text:
+            text = csv_text(upload.read(MAX_BODY + 1))
+        else:
+            text = data.get("csv")
+        if not isinstance(text, str) or not text.strip():
             raise serializers.ValidationError({"file": "Send the CSV as text/csv, a file, or csv."})
+        if "\x00" in text:
+            # PostgreSQL cannot store a NUL character: refuse the file, not half of it.
+            raise serializers.ValidationError({"file": ["Null characters are not allowed."]})
         report = listings_import_csv(text=text)
         return Response(report.as_dict())
 
@@ -419,14 +441,14 @@ class DlqBulkActionApi(APIView):
     @extend_schema_serializer(component_name="DlqBulkAction")
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
-        channel = serializers.SlugField(required=False)
+        channel = Slug(required=False)
 
         def validate(self, attrs):
             if not attrs.get("ids") and not attrs.get("channel"):
                 raise serializers.ValidationError({"ids": "Send ids or channel."})
             return attrs
 
-    @extend_schema(request=InputSerializer, responses={200: dict})
+    @extend_schema(request=InputSerializer, responses={200: dict, **error_responses(404)})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -512,7 +534,7 @@ class DriftDecisionApi(APIView):
 
     @extend_schema_serializer(component_name="DriftReject")
     class InputSerializer(serializers.Serializer):
-        note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+        note = Text(max_length=1000, required=False, allow_blank=True, default="")
 
     @staticmethod
     def decide(**values) -> Drift:
@@ -527,7 +549,10 @@ class DriftDecisionApi(APIView):
 
 
 @extend_schema_view(
-    post=extend_schema(request=DriftDecisionApi.InputSerializer, responses=DriftSerializer)
+    post=extend_schema(
+        request=DriftDecisionApi.InputSerializer,
+        responses={200: DriftSerializer, **error_responses(409)},
+    )
 )
 class DriftRejectApi(DriftDecisionApi):
     pass
@@ -538,7 +563,11 @@ class DriftApproveSerializer(DriftDecisionApi.InputSerializer):
     action = serializers.ChoiceField(choices=[PUSH_HUB, ACCEPT_CHANNEL])
 
 
-@extend_schema_view(post=extend_schema(request=DriftApproveSerializer, responses=DriftSerializer))
+@extend_schema_view(
+    post=extend_schema(
+        request=DriftApproveSerializer, responses={200: DriftSerializer, **error_responses(409)}
+    )
+)
 class DriftApproveApi(DriftDecisionApi):
     InputSerializer = DriftApproveSerializer
 
@@ -552,7 +581,7 @@ class AuditApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("sku", str, required=True), OpenApiParameter("limit", int)],
-        responses={200: dict},
+        responses={200: dict, **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
         code = request.query_params.get("sku", "").strip()

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels.selectors import channel_get, channel_locations, sku_channel_states
+from foundation.openapi import error_responses
 from ledger.errors import InvalidOperation, ReservationNotFound
 from ledger.models import Location, Movement, OversellIncident, Reservation, Source
 from ledger.selectors import sku_levels, sku_list
@@ -39,6 +40,8 @@ from ledger.services import (
     stock_receive_lines,
     stock_reserve,
 )
+
+from .fields import ExternalId, Slug, Text
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -88,9 +91,9 @@ class SkuListApi(ListAPIView):
 
     @extend_schema_serializer(component_name="SkuCreate")
     class InputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=100)
-        title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-        barcode = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+        code = Text(max_length=100)
+        title = Text(max_length=255, required=False, allow_blank=True, default="")
+        barcode = Text(max_length=64, required=False, allow_blank=True, default="")
         attributes = serializers.DictField(required=False, default=dict)
 
     serializer_class = OutputSerializer
@@ -186,8 +189,8 @@ class LocationListApi(ListAPIView):
 
     @extend_schema_serializer(component_name="LocationCreate")
     class InputSerializer(serializers.Serializer):
-        code = serializers.SlugField(max_length=50)
-        name = serializers.CharField(max_length=100)
+        code = Slug(max_length=50)
+        name = Text(max_length=100)
         priority = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
 
     serializer_class = OutputSerializer
@@ -231,9 +234,9 @@ class MovementCreateApi(APIView):
 
     @extend_schema_serializer(component_name="MovementCreate")
     class InputSerializer(serializers.Serializer):
-        sku = serializers.CharField(max_length=100)
-        location = serializers.SlugField(max_length=50, required=False)
-        to_location = serializers.SlugField(
+        sku = Text(max_length=100)
+        location = Slug(max_length=50, required=False)
+        to_location = Slug(
             max_length=50, required=False, help_text="Transfers only: the receiving location."
         )
         kind = serializers.ChoiceField(choices=MOVEMENT_KINDS)
@@ -244,7 +247,7 @@ class MovementCreateApi(APIView):
             "others: a positive number of units.",
         )
         counted_at = serializers.DateTimeField(required=False, help_text="count only")
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        reason = Text(max_length=500, required=False, allow_blank=True, default="")
 
     @extend_schema_serializer(component_name="StockOperation")
     class OutputSerializer(serializers.Serializer):
@@ -254,7 +257,7 @@ class MovementCreateApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OutputSerializer},
+        responses={201: OutputSerializer, **error_responses(404, 409)},
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:
@@ -295,16 +298,16 @@ class ReceiptCreateApi(APIView):
     @extend_schema_serializer(component_name="ReceiptCreate")
     class InputSerializer(serializers.Serializer):
         class LineSerializer(serializers.Serializer):
-            sku = serializers.CharField(max_length=100)
+            sku = Text(max_length=100)
             quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
-        location = serializers.SlugField(max_length=50, required=False)
-        reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        location = Slug(max_length=50, required=False)
+        reason = Text(max_length=500, required=False, allow_blank=True, default="")
         lines = LineSerializer(many=True, allow_empty=False, max_length=10_000)
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: MovementCreateApi.OutputSerializer},
+        responses={201: MovementCreateApi.OutputSerializer, **error_responses(404, 409)},
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:
@@ -358,15 +361,15 @@ class ReservationCreateApi(APIView):
 
     @extend_schema_serializer(component_name="ReservationCreate")
     class InputSerializer(serializers.Serializer):
-        sku = serializers.CharField(max_length=100)
+        sku = Text(max_length=100)
         quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-        order_id = serializers.CharField(max_length=255)
-        channel = serializers.SlugField(max_length=50, required=False, allow_blank=True, default="")
-        location = serializers.SlugField(max_length=50, required=False)
+        order_id = ExternalId()
+        channel = Slug(max_length=50, required=False, allow_blank=True, default="")
+        location = Slug(max_length=50, required=False)
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: ReservationSerializer},
+        responses={201: ReservationSerializer, **error_responses(404, 409)},
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:
@@ -410,7 +413,11 @@ class ReservationReleaseApi(APIView):
 
     service = staticmethod(reservation_release)
 
-    @extend_schema(request=None, responses=ReservationSerializer, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        request=None,
+        responses={200: ReservationSerializer, **error_responses(409)},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     def post(self, request: Request, pk: int) -> Response:
         reservation = self.service(reservation=_reservation(pk), origin=api_origin(request))
         return Response(ReservationSerializer(reservation).data)
@@ -462,9 +469,12 @@ class IncidentResolveApi(APIView):
     required_permissions = {"POST": "ledger.resolve_oversellincident"}
 
     class InputSerializer(serializers.Serializer):
-        resolution = serializers.CharField(max_length=500, allow_blank=True, required=False)
+        resolution = Text(max_length=500, allow_blank=True, required=False)
 
-    @extend_schema(request=InputSerializer, responses=IncidentListApi.OutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: IncidentListApi.OutputSerializer, **error_responses(409)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from foundation.egress import EgressRefused, check_outbound_url, check_url_shape, url_host
 from foundation.errors import DomainError
@@ -34,6 +34,7 @@ from .models import (
     kind_defaults,
 )
 from .propagation.outbox import outbox_refresh_for_skus
+from .webhooks.signing import standard_secret_key
 
 # Kinds that address a listing by the SKU itself; the others need the channel's ids
 # (looked up by SKU through the adapter, or imported from CSV).
@@ -122,20 +123,30 @@ def channel_create(
         )
     if Channel.objects.filter(slug=slug).exists():
         raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
+    _check_webhook_secret(kind, webhook_secret)
     settings = dict(settings or {})
     fields = _fields_from_settings(kind, settings)
     _check_endpoints(settings, ENDPOINT_URL_SETTINGS)
     with transaction.atomic():
-        channel = Channel.objects.create(
-            slug=slug,
-            kind=kind,
-            name=name,
-            enabled=enabled,
-            credentials=credentials or {},
-            webhook_secret=webhook_secret,
-            settings=settings,
-            **fields,
-        )
+        try:
+            with transaction.atomic():
+                channel = Channel.objects.create(
+                    slug=slug,
+                    kind=kind,
+                    name=name,
+                    enabled=enabled,
+                    credentials=credentials or {},
+                    webhook_secret=webhook_secret,
+                    settings=settings,
+                    **fields,
+                )
+        except IntegrityError:
+            # Created meanwhile by a concurrent request: the same answer as above.
+            if Channel.objects.filter(slug=slug).exists():
+                raise InvalidChannel(
+                    f"A channel with slug {slug!r} already exists.", field="slug"
+                ) from None
+            raise
         ChannelLocation.objects.bulk_create(
             [
                 ChannelLocation(channel=channel, location=location, priority=index)
@@ -182,6 +193,8 @@ def channel_update(
         raise InvalidChannel(
             f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
         )
+    if "webhook_secret" in changes:
+        _check_webhook_secret(channel.kind, changes["webhook_secret"])
     if "settings" in changes:
         changes["settings"] = dict(changes["settings"] or {})
         fields = _fields_from_settings(channel.kind, changes["settings"])
@@ -292,6 +305,20 @@ def _audit_moved_endpoint(
         old=shown(old),
         new=shown(new),
     )
+
+
+def _check_webhook_secret(kind: str, secret: str) -> None:
+    """A Standard Webhooks secret (kinds standard and sandbox) must be one the verifier can
+    use: refused now rather than accepted and then answering every delivery 503."""
+    if secret and kind in (ChannelKind.STANDARD, ChannelKind.SANDBOX):
+        try:
+            standard_secret_key(secret)
+        except ValueError as exc:
+            raise InvalidChannel(
+                f"Unusable webhook secret: {exc} (for example 'whsec_' followed by the "
+                "base64 the sender shows).",
+                field="webhook_secret",
+            ) from None
 
 
 # Settings the hub reads that are numbers: (lowest, highest, whole numbers only). A batch

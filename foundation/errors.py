@@ -7,8 +7,9 @@ subclasses; `api_exception_handler` maps both to the same JSON body.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -39,6 +40,19 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": code, "message": message, "detail": detail or {}}
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error answer, for the OpenAPI schema (`foundation.openapi`)."""
+
+    error = serializers.CharField(
+        help_text="A stable code: invalid, parse_error, not_found, sku_not_found, "
+        "insufficient_stock, idempotency_conflict, not_authenticated, permission_denied..."
+    )
+    message = serializers.CharField(help_text="What went wrong, for a person.")
+    detail = serializers.DictField(
+        help_text="Machine-readable particulars: for invalid input, the messages per field."
+    )
+
+
 def _validation_message(detail: Any) -> str:
     if isinstance(detail, dict):
         parts = []
@@ -64,8 +78,26 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body("invalid", _validation_message(exc.detail), exc.detail)
+        detail = exc.detail
+        if not isinstance(detail, dict):
+            # `ValidationError("...")` carries a list: `detail` is always an object.
+            detail = {"non_field_errors": detail}
+        response.data = error_body("invalid", _validation_message(exc.detail), detail)
     else:
         code = getattr(exc, "default_code", "error")
         response.data = error_body(code, str(getattr(exc, "detail", exc)))
     return response
+
+
+# Addresses that answer JSON: an address that matches no route there (a slug with a
+# character a slug cannot have, an id that is not a number) answers in the same shape.
+JSON_PREFIXES = ("/api/", "/webhooks/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler404`: the error shape under the API, Django's page elsewhere."""
+    if request.path_info.startswith(JSON_PREFIXES):
+        return JsonResponse(
+            error_body("not_found", "There is nothing at this address."), status=404
+        )
+    return defaults.page_not_found(request, exception)

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the path or the query: a NUL in either is a 400.
+    "foundation.middleware.RefuseNulCharacters",
     # /webhooks/ goes straight to its view from here (foundation/middleware.py).
     "foundation.middleware.MachineEndpointsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -284,9 +286,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["foundation.permissions.RolePermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, documenting the error answers of every operation.
+    "DEFAULT_SCHEMA_CLASS": "foundation.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "foundation.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON with limits (size, depth, text the database can store); forms as DRF has them.
+    "DEFAULT_PARSER_CLASSES": [
+        "foundation.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?limit= (1-1000) and ?offset=, checked: a 400 rather than a guess or a 500.
+    "DEFAULT_PAGINATION_CLASS": "foundation.pagination.Pagination",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {

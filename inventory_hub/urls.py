@@ -8,6 +8,8 @@ from channels.intake.views import WebhookIntakeView
 from .health import healthz
 from .monitoring import metrics_view
 
+handler404 = "foundation.errors.page_not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from .. import hooks
 from ..errors import InvalidOperation, LocationNotFound, SkuNotFound
@@ -15,6 +16,8 @@ RESERVED_SKU_CODES = {
     "new": "the dashboard's new-SKU form",
     "bulk": "the API's bulk SKU creation",
 }
+# Sku.code and Sku.code_key: the code as written and its matching form both fit.
+MAX_SKU_CODE_LENGTH = 100
 
 # --- lookups -----------------------------------------------------------------------------
 
@@ -71,23 +74,65 @@ def sku_create(
     )[0]
 
 
+def sku_code_check(code: str, *, index: int = 0) -> str:
+    """The code as it will be stored (trimmed), or InvalidOperation saying why it cannot
+    be a SKU code. A code is printed on labels, typed into channels and put in addresses
+    (/skus/<code>/): printable characters only (no control or invisible formatting
+    characters such as a tab or a right-to-left override), no '/', at most 100 characters
+    as written and once case-folded ("ß" matches as "ss")."""
+    code = code.strip()
+    where = {"field": "code", "index": index}
+    if not code:
+        raise InvalidOperation("A SKU code cannot be blank.", **where)
+    if code in RESERVED_SKU_CODES:
+        raise InvalidOperation(
+            f"{code!r} cannot be a SKU code: /skus/{code}/ is the address of "
+            f"{RESERVED_SKU_CODES[code]}. Use another spelling, for example {code.upper()!r}.",
+            **where,
+        )
+    if len(code) > MAX_SKU_CODE_LENGTH:
+        raise InvalidOperation(
+            f"A SKU code can be at most {MAX_SKU_CODE_LENGTH} characters; this one has "
+            f"{len(code)}.",
+            **where,
+        )
+    if len(normalize_sku_code(code)) > MAX_SKU_CODE_LENGTH:
+        raise InvalidOperation(
+            f"A SKU code can be at most {MAX_SKU_CODE_LENGTH} characters once case-folded for "
+            f"matching (a letter such as 'ß' becomes 'ss'); this one becomes "
+            f"{len(normalize_sku_code(code))}.",
+            **where,
+        )
+    position, char = next(((i, c) for i, c in enumerate(code, 1) if not c.isprintable()), (0, ""))
+    if char:
+        raise InvalidOperation(
+            "A SKU code can hold only printable characters: it has "
+            f"U+{ord(char):04X} ({_character_name(char)}) at position {position}.",
+            character=f"U+{ord(char):04X}",
+            **where,
+        )
+    if "/" in code:
+        raise InvalidOperation(
+            f"A SKU code cannot contain '/': the code is part of the SKU's address "
+            f"(/skus/<code>/). Use another separator, for example "
+            f"{code.replace('/', '-')!r}.",
+            **where,
+        )
+    return code
+
+
+def _character_name(char: str) -> str:
+    kinds = {"Cc": "a control character", "Cn": "an unassigned code point"}
+    return unicodedata.name(char, "") or kinds.get(unicodedata.category(char), "invisible")
+
+
 def skus_create(*, items: Sequence[dict]) -> list[Sku]:
     """Create SKUs (a catalogue import is one call) and list them on every channel, in
     one transaction: all or nothing. Codes match trimmed and case-insensitively."""
     skus = []
     seen: set[str] = set()
     for index, item in enumerate(items):
-        code = str(item.get("code") or "").strip()
-        if not code:
-            raise InvalidOperation("A SKU code cannot be blank.", field="code", index=index)
-        if code in RESERVED_SKU_CODES:
-            raise InvalidOperation(
-                f"{code!r} cannot be a SKU code: /skus/{code}/ is the address of "
-                f"{RESERVED_SKU_CODES[code]}. Use another spelling, for example "
-                f"{code.upper()!r}.",
-                field="code",
-                index=index,
-            )
+        code = sku_code_check(str(item.get("code") or ""), index=index)
         key = normalize_sku_code(code)
         if key in seen:
             raise InvalidOperation(f"SKU {code!r} appears twice.", field="code", index=index)
@@ -101,7 +146,23 @@ def skus_create(*, items: Sequence[dict]) -> list[Sku]:
                 attributes=item.get("attributes") or {},
             )
         )
-    taken = set(Sku.objects.filter(code_key__in=seen).values_list("code_key", flat=True))
+    _refuse_taken(skus)
+    try:
+        with transaction.atomic():
+            Sku.objects.bulk_create(skus, batch_size=1000)
+            # The channels list the new SKUs (matched by code) in the same transaction.
+            hooks.skus_created(skus)
+    except IntegrityError:
+        # Created meanwhile by a concurrent request (the UNIQUE code_key said so): the
+        # same answer as when it was there before.
+        _refuse_taken(skus)
+        raise
+    return skus
+
+
+def _refuse_taken(skus: Sequence[Sku]) -> None:
+    keys = {sku.code_key for sku in skus}
+    taken = set(Sku.objects.filter(code_key__in=keys).values_list("code_key", flat=True))
     existing = [sku.code for sku in skus if sku.code_key in taken][:5]
     if existing:
         raise InvalidOperation(
@@ -109,11 +170,6 @@ def skus_create(*, items: Sequence[dict]) -> list[Sku]:
             field="code",
             existing=existing,
         )
-    with transaction.atomic():
-        Sku.objects.bulk_create(skus, batch_size=1000)
-        # The channels list the new SKUs (matched by code) in the same transaction.
-        hooks.skus_created(skus)
-    return skus
 
 
 def location_create(*, code: str, name: str, priority: int = 100) -> Location:

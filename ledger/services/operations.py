@@ -36,6 +36,10 @@ from ..models import Movement, Reservation, Sku, Source, StockLevel, StockOperat
 from .incidents import resolve_covered_incidents
 
 MAX_QUANTITY = 1_000_000_000
+# What a stock level's on_hand and committed columns hold (PostgreSQL integer). One
+# quantity is at most MAX_QUANTITY; many of them (lines of one receipt, receipt after
+# receipt) could add up past it, and the database would refuse the update with a 500.
+MAX_LEVEL = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,15 @@ class Pending:
         reservation: Reservation | None = None,
         reason: str = "",
     ) -> None:
+        if max(level.on_hand + on_hand, level.committed + committed) > MAX_LEVEL:
+            raise InvalidOperation(
+                f"A stock level holds at most {MAX_LEVEL:,} units: this {kind} would make "
+                f"{level.on_hand + on_hand:,} on hand and {level.committed + committed:,} "
+                "committed at one location. Check the quantities.",
+                field="quantity",
+                sku_id=level.sku_id,
+                location_id=level.location_id,
+            )
         level.on_hand += on_hand
         level.committed += committed
         level.version += 1

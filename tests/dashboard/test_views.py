@@ -259,7 +259,9 @@ def test_unknown_sku_is_a_404(merchant):
 
 
 def test_sku_codes_with_a_slash_have_a_page(merchant):
-    sku_create(code="TEE/RED/M")
+    # New codes cannot have a '/' (the catalogue refuses it); one made before that rule
+    # keeps its page.
+    SkuFactory(code="TEE/RED/M")
     assert merchant.get("/skus/TEE/RED/M/").status_code == 200
 
 

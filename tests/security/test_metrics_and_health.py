@@ -92,7 +92,7 @@ def test_invented_webhook_slugs_share_one_label(client, db):
 def test_a_slug_becomes_a_label_only_once_it_is_a_channel(client, db):
     client.post("/webhooks/not-here/", b"{}", content_type="application/json")
     assert 'channel="not-here"' not in client.get("/metrics").content.decode()
-    channel_create(slug="not-here", kind="sandbox", name="Now here", webhook_secret="x")
+    channel_create(slug="not-here", kind="sandbox", name="Now here", webhook_secret="whsec_eA==")
     client.post("/webhooks/not-here/", b"{}", content_type="application/json")  # 401, unsigned
     assert 'channel="not-here",outcome="401"' in client.get("/metrics").content.decode()
 
