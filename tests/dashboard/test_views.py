@@ -177,8 +177,10 @@ def test_overview_costs_the_same_queries_for_3_or_30_skus_and_channels(
     build_catalogue(3)
     page_queries = count_queries(merchant, "/")
     rows_queries = count_queries(merchant, "/?q=sku", **HTMX)
-    # session, user, count, rows, listings with channels; the page adds 4 health numbers
-    assert (page_queries, rows_queries) == (9, 5)
+    # session, user, the role's permissions and groups, count, rows, listings with
+    # channels; the page adds 4 health numbers and the charts (6: latency, pushes per
+    # channel in 3, drift per day, backlog)
+    assert (page_queries, rows_queries) == (18, 7)
 
     build_catalogue(30, start=3)
     with django_assert_num_queries(page_queries):
@@ -207,8 +209,9 @@ def test_sku_page_costs_the_same_queries_for_3_or_30_channels(merchant, django_a
     sku = build_busy_sku(3)
     url = f"/skus/{sku.code}/"
     queries = count_queries(merchant, url)
-    # session, user, sku, locations, levels, listings, reservations + lines, movements
-    assert queries == 9
+    # session, user, permissions, groups, the page's own check of a permission, sku,
+    # locations, levels, listings, reservations + lines, movements
+    assert queries == 12
 
     build_busy_sku(30, start=3)
     with django_assert_num_queries(queries):
@@ -245,7 +248,8 @@ def test_sku_page_says_why_a_push_waits(merchant):
         last_error="revision budget: the listing may be revised again in 864s"
     )
     body = text(merchant.get("/skus/TEE-RED-M/"))
-    assert "revision budget: the listing may be revised again in 864s; next try" in body
+    assert "this listing&#x27;s budget is spent: the push waits" in body
+    assert "revision budget: the listing may be revised again in 864s</pre>" in body
     OutboxEntry.objects.all().delete()
     Listing.objects.update(state=ListingState.IN_SYNC, confirmed=7)
     assert "revision budget" not in text(merchant.get("/skus/TEE-RED-M/"))
@@ -470,7 +474,8 @@ def test_release_needs_post(merchant):
     sku = SkuFactory()
     stock_receive(sku=sku, quantity=5)
     reservation = stock_reserve(sku=sku, quantity=2, order_id="A-1")
-    assert merchant.get(f"/reservations/{reservation.pk}/release/").status_code == 405
+    # No rule for GET: refused before the view (fail closed), nothing released.
+    assert merchant.get(f"/reservations/{reservation.pk}/release/").status_code in (403, 405)
 
 
 # --- new SKU ----------------------------------------------------------------------------
@@ -522,7 +527,7 @@ def test_channel_list_shows_rule_counts_and_reconcile(merchant):
     assert "40% share, buffer 2" in body
     assert 'data-label="Listings">3</td>' in body
     assert 'data-label="Pending" class="num busy-num">2</td>' in body
-    assert 'data-label="DLQ" class="num negative strong">1</td>' in body
+    assert 'data-label="DLQ" class="num negative strong"><a href="/dlq/?channel=shop">1</a></td>' in body
     assert "never" in body
 
 
@@ -531,7 +536,8 @@ def test_channel_list_costs_the_same_queries_for_3_or_30_channels(
 ):
     build_catalogue(3)
     queries = count_queries(merchant, "/channels/")
-    assert queries == 4  # session, user, channels with their counts, default rules
+    # session, user, permissions, groups, channels with their counts, default rules
+    assert queries == 7
     build_catalogue(30, start=3)
     with django_assert_num_queries(queries):
         response = merchant.get("/channels/")
