@@ -40,15 +40,22 @@ def _nice_max(value: float) -> float:
 def _number(value: float) -> str:
     if value >= 100 or value == int(value):
         return f"{value:,.0f}"
-    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _divisions(top: float) -> int:
+    """Grid lines at round values: 2 -> 0.5 steps (4), 1, 2.5, 5, 10 -> fifths."""
+    mantissa = top / 10 ** math.floor(math.log10(top))
+    return 4 if round(mantissa, 6) == 2 else 5
 
 
 def _frame(title: str, desc: str, body: list[str], unit: str, top: float) -> SafeString:
     inner_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     grid = []
-    for step in range(5):
-        value = top * step / 4
-        y = PAD_TOP + inner_h - inner_h * step / 4
+    divisions = _divisions(top)
+    for step in range(divisions + 1):
+        value = top * step / divisions
+        y = PAD_TOP + inner_h - inner_h * step / divisions
         grid.append(
             f'<line class="chart-grid" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" '
             f'y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -89,9 +96,10 @@ def line_chart(
     body = []
     for i, label in enumerate(labels):
         if i % every == 0 or i == count - 1:
+            anchor = "start" if i == 0 else "end" if i == count - 1 else "middle"
             body.append(
                 f'<text class="chart-tick" x="{x(i):.1f}" y="{HEIGHT - 8}" '
-                f'text-anchor="middle">{escape(label)}</text>'
+                f'text-anchor="{anchor}">{escape(label)}</text>'
             )
     for s in series:
         segments, current = [], []

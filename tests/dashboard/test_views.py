@@ -527,7 +527,10 @@ def test_channel_list_shows_rule_counts_and_reconcile(merchant):
     assert "40% share, buffer 2" in body
     assert 'data-label="Listings">3</td>' in body
     assert 'data-label="Pending" class="num busy-num">2</td>' in body
-    assert 'data-label="DLQ" class="num negative strong"><a href="/dlq/?channel=shop">1</a></td>' in body
+    assert (
+        'data-label="DLQ" class="num negative strong"><a href="/dlq/?channel=shop">1</a></td>'
+        in body
+    )
     assert "never" in body
 
 
