@@ -22,7 +22,10 @@ def push_error_in_words(raw: str) -> str:
             "and this listing's budget is spent: the push waits, it is not failing."
         )
     if lower.startswith(("deferred", "held")) or "budget" in lower:
-        return "The hub is pacing its requests to stay within the channel's rate limit: the push waits its turn."
+        return (
+            "The hub is pacing its requests to stay within the channel's rate limit: the "
+            "push waits its turn."
+        )
     if "base_url" in lower:
         return "The channel has no address (base URL) set: edit the channel's settings."
     if status in (401, 403) or any(w in lower for w in ("unauthori", "forbidden", "credential")):
