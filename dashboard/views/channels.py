@@ -25,7 +25,6 @@ from ..selectors import (
 )
 from ..wording import push_error_in_words
 from .channel_admin import panel_context
-from .charts import channel_charts
 from .common import PAGE_SIZE, wants_partial
 
 
@@ -77,5 +76,4 @@ def channel_detail(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         context.update(panel_context(request, channel))
         context["new_secret"] = request.session.pop(f"new-secret:{channel.slug}", "")
-        context["charts"] = channel_charts(channel=channel)
     return render(request, template_name, context)

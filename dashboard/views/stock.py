@@ -45,7 +45,6 @@ from ledger.services import (
 from ..forms import KIND_CHOICES, MovementForm, SkuForm
 from ..selectors import sku_listings, sku_rows
 from ..wording import push_error_in_words
-from .charts import overview_charts
 from .common import HISTORY_LIMIT, NOT_ACCEPTED, PAGE_SIZE, units, wants_partial
 
 
@@ -83,7 +82,6 @@ def overview(request: HttpRequest) -> HttpResponse:
         template_name += "#sku_rows"
     else:
         context["health"] = loop_health()
-        context["charts"] = overview_charts()
     return render(request, template_name, context)
 
 

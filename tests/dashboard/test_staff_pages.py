@@ -462,7 +462,8 @@ def test_charts_are_svg_from_the_database(admin, shop):
     OutboxEntry.objects.filter(pk=entry.pk).update(
         status="confirmed", confirmed_at=now, enqueued_at=now - timedelta(seconds=3)
     )
-    page = text(admin.get("/"))
+    assert 'hx-trigger="load, every 30s"' in text(admin.get("/"))  # drawn after the page
+    page = text(admin.get("/charts/"))
     assert page.count("<svg") == 4 and "Propagation latency" in page
     partial = text(admin.get("/charts/?channel=web"))
     assert partial.count("<svg") == 3 and "p95" in partial
