@@ -68,7 +68,7 @@ test-fast: install
 	@$(UV) run pytest -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
 
 bench: install wrk
-	@$(PYTHON) scripts/services.py run -- bash -c 'status=0; for b in ledger fanout ingest propagation; do $(UV) run python -m bench.$$b || status=1; done; exit $$status'
+	@$(PYTHON) scripts/services.py run -- bash -c 'status=0; for b in ledger fanout ingest propagation dashboard; do $(UV) run python -m bench.$$b || status=1; done; exit $$status'
 
 lint: install
 	@$(UV) run ruff check .

@@ -2,6 +2,7 @@
 the same run.
 
 Run each as a module (`python -m bench.ledger`, `bench.fanout`, `bench.ingest`,
-`bench.propagation`) under `scripts/services.py run --`, or all of them with `make bench`.
+`bench.propagation`, `bench.dashboard`) under `scripts/services.py run --`, or all of
+them with `make bench`.
 What they share lives in bench/harness/; see bench/README.md.
 """

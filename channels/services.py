@@ -321,6 +321,30 @@ def _check_webhook_secret(kind: str, secret: str) -> None:
             ) from None
 
 
+def channel_previous_secret_forget(
+    *, channel: Channel, actor: AbstractBaseUser | None = None
+) -> Channel:
+    """End a secret rotation: deliveries signed with the previous webhook secret are no
+    longer accepted. (channel_update keeps the old secret as the previous one when the
+    secret changes, so a channel that still signs with it is not locked out meanwhile.)"""
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        if not channel.previous_webhook_secret:
+            raise InvalidChannel(
+                f"{channel.slug} has no previous webhook secret to remove.",
+                field="previous_webhook_secret",
+            )
+        channel.previous_webhook_secret = ""
+        channel.save()
+        _audit(
+            ChannelAuditKind.CHANNEL,
+            channel=channel,
+            actor=actor,
+            message="Previous webhook secret removed",
+        )
+    return channel
+
+
 # Settings the hub reads that are numbers: (lowest, highest, whole numbers only). A batch
 # is at most what the kind's API takes in one call.
 NUMBER_SETTINGS = {

@@ -44,6 +44,7 @@ from ledger.services import (
 
 from ..forms import KIND_CHOICES, MovementForm, SkuForm
 from ..selectors import sku_listings, sku_rows
+from ..wording import push_error_in_words
 from .common import HISTORY_LIMIT, NOT_ACCEPTED, PAGE_SIZE, units, wants_partial
 
 
@@ -73,7 +74,11 @@ def overview(request: HttpRequest) -> HttpResponse:
         "catalogue_empty": not rows and (not search or not sku_exists()),
     }
     template_name = "dashboard/overview.html"
-    if wants_partial(request):
+    part = request.GET.get("part")
+    if wants_partial(request) and part == "health":
+        context["health"] = loop_health()
+        template_name += "#health"
+    elif wants_partial(request):
         template_name += "#sku_rows"
     else:
         context["health"] = loop_health()
@@ -143,11 +148,14 @@ def _stock_context(
     on_hand = sum(level.on_hand for level in levels)
     committed = sum(level.committed for level in levels)
     movements = list(sku_movements(sku=sku, limit=HISTORY_LIMIT))
+    listings = sku_listings(sku=sku)
+    for listing in listings:
+        listing.waiting_words = push_error_in_words(listing.waiting_reason or "")
     return {
         "sku": sku,
         "levels": levels,
         "totals": {"on_hand": on_hand, "committed": committed, "available": on_hand - committed},
-        "listings": sku_listings(sku=sku),
+        "listings": listings,
         "reservations": sku_open_reservations(sku=sku),
         "movements": movements,
         "history_truncated": len(movements) >= HISTORY_LIMIT,
@@ -178,7 +186,11 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
     sku = _sku_or_404(code)
     locations = _locations()
     if request.method == "GET":
-        return _render_stock(request, _stock_context(sku=sku, form=_fresh_form(locations)))
+        context = _stock_context(sku=sku, form=_fresh_form(locations))
+        if wants_partial(request) and request.GET.get("part") == "live":
+            # The poller: numbers, listings, reservations and history, swapped in by id.
+            return render(request, "dashboard/sku_detail.html#live", context)
+        return _render_stock(request, context)
 
     form = MovementForm(request.POST, locations=locations)
     if form.is_valid():

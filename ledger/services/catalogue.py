@@ -176,3 +176,35 @@ def location_create(*, code: str, name: str, priority: int = 100) -> Location:
     if Location.objects.filter(code=code).exists():
         raise InvalidOperation(f"A location with code {code!r} already exists.", field="code")
     return Location.objects.create(code=code, name=name, priority=priority)
+
+
+def location_update(*, code: str, name: str | None = None, priority: int | None = None) -> Location:
+    """Rename a location and/or change its priority (lowest first), in one transaction.
+    The code stays: movements, channels and the API address the location by it."""
+    changes: dict = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise InvalidOperation("A location needs a name.", field="name")
+        if len(name) > Location._meta.get_field("name").max_length:
+            raise InvalidOperation(
+                f"A location's name is at most {Location._meta.get_field('name').max_length} "
+                f"characters; this one has {len(name)}.",
+                field="name",
+            )
+        changes["name"] = name
+    if priority is not None:
+        if not 0 <= priority <= 1_000_000:
+            raise InvalidOperation(
+                "Priority is a whole number from 0 to 1,000,000.", field="priority"
+            )
+        changes["priority"] = priority
+    with transaction.atomic():
+        location = Location.objects.select_for_update().filter(code=code).first()
+        if location is None:
+            raise LocationNotFound(f"No location with code {code!r}.", location=code)
+        for field, value in changes.items():
+            setattr(location, field, value)
+        if changes:
+            location.save(update_fields=list(changes))
+    return location

@@ -22,3 +22,49 @@
   });
   document.addEventListener("htmx:afterSwap", hide);
 })();
+
+// Live parts ([data-live] with hx-trigger="every 2s") refresh themselves, but never under
+// a person's hands: a tick is skipped while focus is in one of its fields, while a box is
+// ticked, a field typed in or a choice changed and not yet sent, while a disclosure is
+// open, or while the tab is hidden.
+(function () {
+  function changed(control) {
+    if (control.type === "hidden" || control.type === "submit" || control.type === "button") return false;
+    if (control.type === "checkbox" || control.type === "radio") return control.checked !== control.defaultChecked;
+    if (control.tagName === "SELECT") {
+      for (var i = 0; i < control.options.length; i++) {
+        if (control.options[i].selected !== control.options[i].defaultSelected) return true;
+      }
+      return false;
+    }
+    return control.value !== control.defaultValue;
+  }
+  function busy(live) {
+    var active = document.activeElement;
+    if (active && live.contains(active) && active.matches("input, select, textarea")) return true;
+    if (live.querySelector("details[open]")) return true;
+    var controls = live.querySelectorAll("input, select, textarea");
+    for (var i = 0; i < controls.length; i++) {
+      if (changed(controls[i])) return true;
+    }
+    return false;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-live")) return;
+    if (event.detail.requestConfig && event.detail.requestConfig.verb !== "get") return;
+    // A poller that swaps other parts by id (hx-swap-oob) names them in data-live-watch.
+    var watched = elt.getAttribute("data-live-watch");
+    var parts = watched ? document.querySelectorAll(watched) : [elt];
+    var anyBusy = false;
+    for (var i = 0; i < parts.length; i++) anyBusy = anyBusy || busy(parts[i]);
+    if (document.hidden || anyBusy) event.preventDefault();
+  });
+  // A "select all" box ticks every box named in its data-select-all, in its form.
+  document.addEventListener("change", function (event) {
+    var name = event.target.getAttribute && event.target.getAttribute("data-select-all");
+    if (!name || !event.target.form) return;
+    var boxes = event.target.form.querySelectorAll('input[type="checkbox"][name="' + name + '"]');
+    for (var i = 0; i < boxes.length; i++) boxes[i].checked = event.target.checked;
+  });
+})();

@@ -7,7 +7,6 @@ full page load. Screenshots of the overview and a SKU page land in /tmp for a lo
 """
 
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -22,60 +21,24 @@ from ledger.services import (
     stock_receive,
     stock_reserve,
 )
+from tests.dashboard.browser_support import CHROMIUM, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = {
     "overview": "/tmp/dashboard-overview.png",
     "sku": "/tmp/dashboard-sku.png",
     "overview-phone": "/tmp/dashboard-overview-phone.png",
     "sku-phone": "/tmp/dashboard-sku-phone.png",
 }
-PASSWORD = "correct horse battery"  # tests.factories.UserFactory
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("async_unsafe_orm"),
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason=f"{CHROMIUM} is missing: install Debian's chromium package "
         "(apt-get install -y chromium); Playwright cannot download browsers here",
     ),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def async_unsafe_orm():
-    """Playwright's sync API runs an event loop in this thread; the ORM calls made by the
-    test and by pytest-django's teardown are still synchronous and safe here. Set for this
-    module only: the flag must not leak into other tests (check --deploy refuses it)."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
