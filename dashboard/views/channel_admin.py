@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from channels.health import channel_connection_test
 from channels.models import Channel, ChannelKind
 from channels.services import channel_create, channel_previous_secret_forget, channel_update
+from channels.webhooks.signing import make_standard_secret
 from foundation.crypto import masked
 from foundation.errors import DomainError
 from foundation.permissions import requires
@@ -58,6 +59,14 @@ def _form_context(form: ChannelForm, *, channel: Channel | None) -> dict:
     return {"form": form, "channel": channel, "kind_groups": groups}
 
 
+def new_webhook_secret(kind: str) -> str:
+    """A secret the channel's kind can sign with: Standard Webhooks (storefronts, the
+    sandbox) want `whsec_` and base64; the others take any long random text."""
+    if kind in (ChannelKind.STANDARD, ChannelKind.SANDBOX):
+        return make_standard_secret()
+    return secrets.token_urlsafe(32)
+
+
 @requires({"GET": ("channels.add_channel", ENDPOINTS), "POST": ("channels.add_channel", ENDPOINTS)})
 @require_http_methods(["GET", "POST"])
 def channel_new(request: HttpRequest) -> HttpResponse:
@@ -73,7 +82,9 @@ def channel_new(request: HttpRequest) -> HttpResponse:
         status = NOT_ACCEPTED
         if form.is_valid():
             values = form.service_values()
-            fresh_secret = "" if values.get("webhook_secret") else secrets.token_urlsafe(32)
+            fresh_secret = (
+                "" if values.get("webhook_secret") else new_webhook_secret(values["kind"])
+            )
             if fresh_secret:
                 values["webhook_secret"] = fresh_secret
             try:
@@ -187,7 +198,7 @@ def channel_secret(request: HttpRequest, slug: str) -> HttpResponse:
     action = request.POST.get("action")
     try:
         if action == "rotate":
-            new = secrets.token_urlsafe(32)
+            new = new_webhook_secret(channel.kind)
             channel = channel_update(channel=channel, webhook_secret=new, actor=request.user)
             return _panel(
                 request,

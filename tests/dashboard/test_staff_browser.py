@@ -28,6 +28,7 @@ from channels.models import (
     OutboxStatus,
 )
 from channels.services import channel_create
+from channels.webhooks.signing import make_standard_secret
 from ledger.services import location_create, location_default, sku_create, sku_get, stock_receive
 from tests.dashboard.browser_support import CHROMIUM, PASSWORD
 from tests.factories import role_user
@@ -58,7 +59,11 @@ def staff_shop(transactional_db, monkeypatch) -> dict:
     location_create(code="store-2", name="Second store", priority=5)
     closed = {"base_url": "http://127.0.0.1:9/sandbox/web"}
     web = channel_create(
-        slug="web", kind="sandbox", name="Web shop", webhook_secret="s1", settings=closed
+        slug="web",
+        kind="sandbox",
+        name="Web shop",
+        webhook_secret=make_standard_secret(),
+        settings=closed,
     )
     market = channel_create(
         slug="market",

@@ -28,12 +28,15 @@ from channels.models import (
     OutboxStatus,
 )
 from channels.services import channel_create
+from channels.webhooks.signing import make_standard_secret
 from ledger.models import Location, Movement, Sku
 from ledger.services import location_default, sku_create, sku_get, stock_receive
 from tests.factories import role_user
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+FIRST_SECRET = make_standard_secret()
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +62,7 @@ def shop():
         slug="web",
         kind="sandbox",
         name="Web shop",
-        webhook_secret="first-secret",
+        webhook_secret=FIRST_SECRET,
         settings={"base_url": "http://127.0.0.1:9"},
     )
     channel_create(
