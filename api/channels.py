@@ -158,6 +158,9 @@ def _locations(codes: list[str]):
 
 
 class ChannelListApi(ListAPIView):
+    # A channel carries objects (settings, credentials, allocation): JSON only, so that a
+    # form post cannot drop them silently.
+    parser_classes = [JSONParser]
     required_permissions = {
         "GET": "channels.view_channel",
         "POST": ("channels.add_channel", "channels.manage_channel_endpoints"),
@@ -187,6 +190,7 @@ class ChannelListApi(ListAPIView):
 
 
 class ChannelDetailApi(APIView):
+    parser_classes = [JSONParser]  # objects inside: JSON only
     required_permissions = {"GET": "channels.view_channel", "PATCH": "channels.change_channel"}
 
     @extend_schema_serializer(component_name="ChannelUpdate")
