@@ -1,10 +1,12 @@
 """What the web request does with a verified delivery: store it, once, and wake the
 intake worker. Everything else happens in the worker (`inbox`).
 
-One statement: `INSERT ... ON CONFLICT (channel, dedupe key) DO NOTHING RETURNING id`,
-committed before the 200 (in autocommit it is its own transaction; inside a caller's
-transaction the wake-up waits for that commit). A redelivery inserts nothing and gets the
-first row's id.
+One statement: `INSERT ... SELECT ... WHERE <the channel is as the caller saw it>
+ON CONFLICT (channel, dedupe key) DO NOTHING RETURNING id`, committed before the 200 (in
+autocommit it is its own transaction; inside a caller's transaction the wake-up waits for
+that commit). A redelivery inserts nothing and gets the first row's id; a channel that
+changed since the caller read it (its `updated_at`) or was disabled inserts nothing and
+raises `ChannelChanged`, so the caller verifies again against the channel as it is now.
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ import json
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import InboundEvent, InboundStatus
+from ..models import Channel, InboundEvent, InboundStatus
 from ..webhooks.verify import Delivery, MalformedDelivery
 from .wake import request_processing
 
 _TABLE = InboundEvent._meta.db_table
+_CHANNELS = Channel._meta.db_table
 _INSERT = f"""
     INSERT INTO {_TABLE} (channel_id, dedupe_key, topic, body, headers, received_at,
         source_timestamp, status, attempts, error, unmapped_skus)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, '{InboundStatus.RECEIVED}', 0, '', '[]')
+    SELECT %s, %s, %s, %s, %s, %s, %s, '{InboundStatus.RECEIVED}', 0, '', '[]'
+    WHERE EXISTS (
+        SELECT 1 FROM {_CHANNELS} WHERE id = %s AND updated_at = %s AND enabled
+    )
     ON CONFLICT (channel_id, dedupe_key) DO NOTHING
     RETURNING id
 """
@@ -38,9 +44,17 @@ def check_storable(delivery: Delivery) -> None:
         raise MalformedDelivery("NUL characters are not allowed in ids, topics or headers")
 
 
-def inbox_accept(*, channel_id: int, delivery: Delivery, body: bytes) -> tuple[int, bool]:
-    """Store a verified delivery for the channel. Returns (inbox row id, created); a
-    redelivery creates nothing. Raises MalformedDelivery for what cannot be stored."""
+class ChannelChanged(Exception):
+    """The channel is not as the caller saw it (another `updated_at`, disabled, gone)."""
+
+
+def inbox_accept(
+    *, channel_id: int, channel_updated_at, delivery: Delivery, body: bytes
+) -> tuple[int, bool]:
+    """Store a verified delivery for the channel, if the channel is still enabled and as
+    of `channel_updated_at`. Returns (inbox row id, created); a redelivery creates
+    nothing. Raises MalformedDelivery for what cannot be stored, ChannelChanged when the
+    channel moved on (nothing stored)."""
     check_storable(delivery)
     text = body.decode("utf-8", errors="replace")
     if "\x00" in text:
@@ -53,12 +67,17 @@ def inbox_accept(*, channel_id: int, delivery: Delivery, body: bytes) -> tuple[i
         json.dumps(delivery.kept_headers),
         timezone.now(),
         delivery.source_timestamp,
+        channel_id,
+        connection.ops.adapt_datetimefield_value(channel_updated_at),
     ]
     with connection.cursor() as cursor:
         cursor.execute(_INSERT, params)
         row = cursor.fetchone()
         if row is None:
             cursor.execute(_FIRST, [channel_id, delivery.dedupe_key])
-            return cursor.fetchone()[0], False
+            first = cursor.fetchone()
+            if first is None:
+                raise ChannelChanged(channel_id)
+            return first[0], False
     transaction.on_commit(request_processing)
     return row[0], True

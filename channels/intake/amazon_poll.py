@@ -68,7 +68,10 @@ def amazon_poll_channel(*, channel: Channel, wait_seconds: int = 10, rounds: int
                 delivery = parse_amazon_notification(body)
                 parse_events(channel.kind, delivery.topic, delivery.payload)
                 _, created = inbox_accept(
-                    channel_id=channel.pk, delivery=delivery, body=body.encode()
+                    channel_id=channel.pk,
+                    channel_updated_at=channel.updated_at,
+                    delivery=delivery,
+                    body=body.encode(),
                 )
             except WebhookRejected as exc:
                 WEBHOOKS.labels(channel=channel.slug, outcome="400").inc()

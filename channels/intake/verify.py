@@ -7,16 +7,19 @@ the encrypted credentials.
 
 A webhook storm asks for the same few channels thousands of times a second, and
 decrypting their secrets was a third of a delivery's cost. Each process keeps what it
-decrypted per channel, keyed by the channel's `updated_at`: every delivery still reads
-that one column (an indexed lookup by slug), so a rotated secret, a disabled channel or
-a deleted one applies to the very next delivery.
+decrypted per enabled channel, with the channel's `updated_at`, and trusts it only as far
+as the inbox INSERT confirms: that statement stores the delivery only if the channel
+still has that `updated_at` and is enabled (`accept.inbox_accept`). When it does not (a
+rotated secret, a disabled or deleted channel), or when a cached secret does not verify,
+the delivery is verified again against the channel as it is now. So the steady state
+costs one round trip to the database, and a change applies to the very next delivery.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,15 +41,22 @@ class IntakeChannel:
     updated_at: datetime
     secrets: tuple[str, ...]
     settings: Mapping[str, Any]
+    # Read from the database for this delivery (False: this process's copy, which the
+    # inbox INSERT confirms or refuses).
+    fresh: bool = True
 
 
 _known: dict[str, IntakeChannel] = {}
 _known_lock = threading.Lock()
 
 
-def intake_channel(slug: str) -> IntakeChannel | None:
-    """The channel with this slug, or None. One indexed query; the decrypted secrets
-    come from this process's cache while the channel's `updated_at` is unchanged."""
+def intake_channel(slug: str, *, fresh: bool = False) -> IntakeChannel | None:
+    """The channel with this slug, or None. An enabled channel this process has seen
+    comes from its cache without a query (`fresh=False` on it); otherwise one indexed
+    query, and the secrets are decrypted again only when `updated_at` moved."""
+    known = _known.get(slug)
+    if not fresh and known is not None and known.enabled:
+        return replace(known, fresh=False)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, updated_at FROM {Channel._meta.db_table} WHERE slug = %s", [slug]
@@ -58,7 +68,6 @@ def intake_channel(slug: str) -> IntakeChannel | None:
     pk, updated_at = row
     if connection.vendor == "sqlite" and isinstance(updated_at, str):
         updated_at = Channel._meta.get_field("updated_at").to_python(updated_at)
-    known = _known.get(slug)
     if known is not None and known.pk == pk and known.updated_at == updated_at:
         return known
     channel = Channel.objects.filter(pk=pk).first()

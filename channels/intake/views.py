@@ -24,8 +24,8 @@ from foundation.permissions import PUBLIC
 from ..webhooks.errors import TopicMismatch
 from ..webhooks.parse import parse_events
 from ..webhooks.verify import Delivery, WebhookRejected
-from .accept import inbox_accept
-from .verify import delivery_verify, intake_channel
+from .accept import ChannelChanged, inbox_accept
+from .verify import IntakeChannel, delivery_verify, intake_channel
 
 MAX_BODY = 1024 * 1024
 
@@ -41,30 +41,49 @@ class WebhookIntakeView(View):
         return self.post(request, slug)
 
     def post(self, request: HttpRequest, slug: str) -> JsonResponse:
-        channel = intake_channel(slug)
-        if channel is None:
-            return _refuse(UNKNOWN_CHANNEL, "unknown_channel", f"No channel {slug!r} here.", 404)
-        if not channel.enabled:
-            # 404, not 410: Standard Webhooks senders permanently disable an endpoint
-            # that answers 410, and a paused channel should come back without that.
-            return _refuse(slug, "channel_disabled", f"Channel {slug!r} is disabled.", 404)
-        body = _body(request)
-        if body is None:
-            return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
-        try:
-            headers, query = request.headers, request.GET
-            delivery = delivery_verify(
-                channel, body=body, headers=headers, method=request.method, query=query
-            )
-            if delivery.challenge_response is not None or delivery.ping:
-                return _acknowledge(slug, delivery)
-            parse_events(channel.kind, delivery.topic, delivery.payload)
-            event_id, created = inbox_accept(channel_id=channel.pk, delivery=delivery, body=body)
-        except WebhookRejected as exc:
-            return _refuse(slug, _error_code(exc), str(exc), exc.status_code)
-        outcome = "accepted" if created else "duplicate"
-        WEBHOOKS.labels(channel=slug, outcome=outcome).inc()
-        return JsonResponse({"status": outcome, "event_id": event_id})
+        # This process's copy of the channel first; the INSERT confirms it is current.
+        response = _receive(request, slug, intake_channel(slug))
+        if response is None:  # the copy was out of date: once more, as the channel is now
+            response = _receive(request, slug, intake_channel(slug, fresh=True))
+        return response or _refuse(
+            slug, "unavailable", "The channel changed while this delivery arrived.", 503
+        )
+
+
+def _receive(request: HttpRequest, slug: str, channel: IntakeChannel | None):
+    """Verify, check and store one delivery; None when `channel` turned out stale."""
+    if channel is None:
+        return _refuse(UNKNOWN_CHANNEL, "unknown_channel", f"No channel {slug!r} here.", 404)
+    if not channel.enabled:
+        # 404, not 410: Standard Webhooks senders permanently disable an endpoint that
+        # answers 410, and a paused channel should come back without that.
+        return _refuse(slug, "channel_disabled", f"Channel {slug!r} is disabled.", 404)
+    body = _body(request)
+    if body is None:
+        return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
+    try:
+        headers, query = request.headers, request.GET
+        delivery = delivery_verify(
+            channel, body=body, headers=headers, method=request.method, query=query
+        )
+        if delivery.challenge_response is not None or delivery.ping:
+            return _acknowledge(slug, delivery)
+        parse_events(channel.kind, delivery.topic, delivery.payload)
+        event_id, created = inbox_accept(
+            channel_id=channel.pk,
+            channel_updated_at=channel.updated_at,
+            delivery=delivery,
+            body=body,
+        )
+    except ChannelChanged:
+        return None
+    except WebhookRejected as exc:
+        if exc.status_code == 401 and not channel.fresh:
+            return None  # perhaps a secret rotated since this process read it
+        return _refuse(slug, _error_code(exc), str(exc), exc.status_code)
+    outcome = "accepted" if created else "duplicate"
+    WEBHOOKS.labels(channel=slug, outcome=outcome).inc()
+    return JsonResponse({"status": outcome, "event_id": event_id})
 
 
 def _refuse(label: str, code: str, message: str, http_status: int) -> JsonResponse:
