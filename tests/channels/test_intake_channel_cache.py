@@ -60,3 +60,24 @@ def test_a_redelivery_is_a_duplicate_from_the_cache_too(client, web):
     assert deliver(client, 1, SECRET).json()["status"] == "accepted"
     assert deliver(client, 1, SECRET).json()["status"] == "duplicate"
     assert InboundEvent.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_dropped_is_replaced_and_the_delivery_stored(client, web):
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run through `make test`)")
+    assert deliver(client, 1, SECRET).status_code == 200
+    backend = connection.connection.info.backend_pid
+    # What a database restart does to a kept connection: the server side is gone.
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    other.close()
+
+    response = deliver(client, 2, SECRET)
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "accepted"
+    assert InboundEvent.objects.count() == 2
