@@ -4,8 +4,6 @@ in order, build the report, clean up."""
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -13,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from bench.harness.report import git_state, quiet_http_clients
+from bench.harness.report import git_state, machine, quiet_http_clients
 from simulator.client import SimulatorClient
 
 from . import checks, stack, workspace
@@ -39,29 +37,6 @@ class Context:
 
     def skip_reason(self, name: str) -> str:
         return self.skipped.get(name, "")
-
-
-def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-                "",
-            )
-    except OSError:
-        pass
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f"{pages / 2**30:.1f} GiB"
-    except (ValueError, OSError):
-        memory = ""
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu or platform.processor(),
-        "memory": memory,
-        "python": platform.python_version(),
-    }
 
 
 def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
