@@ -65,7 +65,7 @@ def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             notes.extend(the_stack.notes)
             for note in the_stack.notes:
                 progress.note(note)
-            ctx.ws = setup(ctx, the_stack, selected)
+            setup(ctx, the_stack, selected)
             check_web(ctx.ws)
         for module in sorted(checks.ALL, key=lambda m: checks.RUN_ORDER.index(m.NAME)):
             if module.NAME not in selected:
@@ -130,6 +130,7 @@ def setup(ctx: Context, the_stack: stack.Stack, selected: list[str]) -> Workspac
         web_url=the_stack.web_url,
         location=workspace.certify_location(),
     )
+    ctx.ws = ws  # cleaned up whatever happens next
     sellers = [k for k in kinds if k in workspace.SELLING_KINDS]
     if not sellers:
         raise stack.StackError(
@@ -165,6 +166,18 @@ def setup(ctx: Context, the_stack: stack.Stack, selected: list[str]) -> Workspac
     synced, waited = common.wait_confirmed(
         ws.channel_ids, [sku.pk for sku in listed], timeout=opts.settle_seconds
     )
+    if not synced:
+        refused = [
+            error
+            for error in common.last_errors(ws.channel_ids, ws.started_at, 20)
+            if "CHANNEL_ALLOW_PRIVATE_NETWORKS" in error
+        ]
+        if refused:
+            raise stack.StackError(
+                f"the hub at {ws.web_url} refuses loopback addresses, where the simulator "
+                f"runs ({refused[0][:160]}): start its workers with "
+                "CHANNEL_ALLOW_PRIVATE_NETWORKS=1 (make run does), or pass --own-stack"
+            )
     ctx.progress.note(
         f"channels in sync in {waited:.1f} s"
         if synced

@@ -74,8 +74,13 @@ def wait_confirmed(
         time.sleep(0.25)
 
 
-def store_mismatches(ws: Workspace, sku_ids: Sequence[int], limit: int = 10) -> list[dict]:
-    """Listings whose simulated store shows another number than the hub publishes."""
+def store_mismatches(
+    ws: Workspace, sku_ids: Sequence[int], limit: int = 10, *, sold_out_below_zero: bool = False
+) -> list[dict]:
+    """Listings whose simulated store shows another number than the hub publishes. With
+    sold_out_below_zero, a store that sold past the 0 the hub had confirmed (its own
+    oversell, recorded by the hub as an incident) and shows less than 0 counts as
+    showing 0: it sells nothing either way."""
     out: list[dict] = []
     for channel in ws.channels:
         levels = ws.sim.levels(channel.slug)
@@ -83,6 +88,8 @@ def store_mismatches(ws: Workspace, sku_ids: Sequence[int], limit: int = 10) -> 
             channel_id=channel.channel_id, sku_id__in=sku_ids
         ).values_list("sku__code", "published"):
             shown = levels.get(code)
+            if sold_out_below_zero and published == 0 and shown is not None and shown < 0:
+                continue
             if shown != published:
                 out.append({"channel": channel.slug, "sku": code, "hub": published, "store": shown})
     return out[:limit] + ([{"more": len(out) - limit}] if len(out) > limit else [])

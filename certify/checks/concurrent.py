@@ -133,7 +133,7 @@ def run(ctx) -> Result:
     ours = [m for m in mismatched if str(m.get("sku", "")).upper().startswith("CERTIFY-")]
     result.require("ledger invariant (levels = sum of movements)", not ours, str(ours[:2]))
     if settled:
-        mismatches = store_mismatches(ws, ws.sku_ids("race"))
+        mismatches = store_mismatches(ws, ws.sku_ids("race"), sold_out_below_zero=True)
         result.require("every channel shows what is left", not mismatches, str(mismatches[:3]))
     else:
         result.require("settled", False, f"not every listing confirmed after {waited:.0f} s")
