@@ -17,6 +17,7 @@ SOURCES = [
     "api",
     "simulator",
     "bench",
+    "certify",
     "inventory_hub",
     "foundation",
 ]
