@@ -69,6 +69,15 @@ def markdown(results: list[dict[str, Any]], about: dict[str, Any], quick: bool) 
         f"{about['memory']} memory; commit {about['git']}"
         + (" — **quick run** (reduced durations: `make bench BENCH_QUICK=1`)." if quick else "."),
         "",
+        *(
+            [
+                "Quick flags: "
+                + "; ".join(f"`bench.{name} {' '.join(flags)}`" for name, flags in QUICK.items()),
+                "",
+            ]
+            if quick
+            else []
+        ),
         "| benchmark | figure | measured | target | met |",
         "|---|---|---|---|---|",
     ]
@@ -92,7 +101,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced durations")
     parser.add_argument("--only", default=",".join(BENCHES), help="comma separated")
+    parser.add_argument(
+        "--table-only", action="store_true", help="rewrite results.md from results.json"
+    )
     args = parser.parse_args()
+    if args.table_only:
+        saved = json.loads((ROOT / "bench" / "results.json").read_text())
+        about = saved["machine"]
+        (ROOT / "bench" / "results.md").write_text(
+            markdown(saved["results"], about, about.get("quick", False))
+        )
+        return
     started = time.monotonic()
     results = [run_one(name, args.quick) for name in args.only.split(",") if name]
     about = {**about_machine(), "git": git_state(), "quick": args.quick}

@@ -8,6 +8,7 @@ partial every second while the run is going."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -28,7 +29,25 @@ HISTORY = 10
 
 
 def _running() -> CertifyRun | None:
-    return CertifyRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
+    """The run going now; one whose process is gone (killed, the machine restarted) is
+    marked as such rather than blocking every later run."""
+    run = CertifyRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).first()
+    if run is not None and run.pid and not process_alive(run.pid):
+        CertifyRun.objects.filter(pk=run.pk, status=run.status).update(
+            status=RunStatus.ERROR, error="the run's process ended without a report"
+        )
+        return None
+    return run
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @requires(RULE)

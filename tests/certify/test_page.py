@@ -54,7 +54,7 @@ def test_a_merchant_starts_a_run_in_the_background(
     started = []
 
     class FakePopen:
-        pid = 4242
+        pid = os.getpid()  # alive, as the run's process would be
 
         def __init__(self, command, **kwargs):
             started.append(command)
@@ -66,12 +66,17 @@ def test_a_merchant_starts_a_run_in_the_background(
 
     assert answer.status_code == 302
     run = CertifyRun.objects.get()
-    assert run.pid == 4242 and run.status == RunStatus.QUEUED
+    assert run.pid == os.getpid() and run.status == RunStatus.QUEUED
     assert started[0][1:5] == ["manage.py", "certify", "--run-id", str(run.pk)]
     assert "--burst-orders" in started[0]  # quick
-    # A second one waits for the first.
+    # A second one waits for the first...
     merchant_client.post("/certify/", {"size": "full"})
     assert CertifyRun.objects.count() == 1
+    # ...unless the first one's process is gone.
+    CertifyRun.objects.filter(pk=run.pk).update(pid=2**22 + 1)
+    merchant_client.post("/certify/", {"size": "full"})
+    assert CertifyRun.objects.count() == 2
+    assert CertifyRun.objects.get(pk=run.pk).status == RunStatus.ERROR
 
 
 def test_the_progress_partial_polls_while_a_run_goes(merchant_client):

@@ -16,6 +16,7 @@ from certify import report, runner, stack, workspace
 from certify.checks import NAMES
 from certify.models import CertifyRun, RunStatus
 from certify.progress import Progress
+from certify.views import process_alive
 
 
 def csv(value: str) -> list[str]:
@@ -86,7 +87,7 @@ class Command(BaseCommand):
             return
         run = self._run_row(opts)
         busy = CertifyRun.objects.filter(status=RunStatus.RUNNING).exclude(pk=run.pk).first()
-        if busy is not None and _alive(busy.pid):
+        if busy is not None and busy.pid and process_alive(busy.pid):
             self._finish(run, RunStatus.ERROR, error=f"certify run {busy.pk} is still running")
             self.stderr.write(f"certify: run {busy.pk} is still running (pid {busy.pid})")
             sys.exit(2)
@@ -133,20 +134,6 @@ class Command(BaseCommand):
             report_html=report_html,
             finished_at=timezone.now(),
         )
-
-
-def _alive(pid: int | None) -> bool:
-    import os
-
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Namespace:
