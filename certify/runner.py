@@ -87,7 +87,8 @@ def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
                 sim=ctx.ws.sim, run_id=ctx.ws.run_id, log=progress.note
             )
         if the_stack is not None:
-            the_stack.close()
+            passed = len(results) == len(selected) and all(r.status != FAIL for r in results)
+            the_stack.close(keep_logs=not passed)
     results.sort(key=lambda r: checks.NAMES.index(r.name))
     failed = [r.name for r in results if r.status == FAIL]
     return {

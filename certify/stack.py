@@ -6,6 +6,7 @@ started here on a free port, or --simulator-url)."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +68,11 @@ class Stack:
     hub: Hub | None = None
     notes: list[str] = field(default_factory=list)
 
-    def close(self) -> None:
+    def close(self, *, keep_logs: bool = True) -> None:
+        """Stop what was started; the logs go too unless they may explain a failure."""
         self.procs.stop()
+        if not keep_logs and self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def start(
