@@ -32,7 +32,7 @@ def hub(django_db_setup, django_db_blocker) -> Iterator[certify_stack.Stack]:
     try:
         yield started
     finally:
-        started.close()
+        started.close(keep_logs=False)
 
 
 @pytest.fixture
