@@ -13,7 +13,7 @@ export UV_LINK_MODE ?= copy
 help:
 	@echo "make run    - install, migrate, seed a demo, start web + worker + beat + simulator"
 	@echo "make test   - install, start throwaway PostgreSQL + Redis, run every test"
-	@echo "make bench  - benchmarks on throwaway PostgreSQL + Redis (JSON on stdout)"
+	@echo "make bench  - benchmarks on throwaway PostgreSQL + Redis: bench/results.json + results.md (BENCH_QUICK=1: shorter)"
 	@echo "make lint   - ruff check + format check + import layers (import-linter)"
 
 uv:
@@ -68,7 +68,7 @@ test-fast: install
 	@$(UV) run pytest -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
 
 bench: install wrk
-	@$(PYTHON) scripts/services.py run -- bash -c 'status=0; for b in ledger fanout ingest propagation dashboard; do $(UV) run python -m bench.$$b || status=1; done; exit $$status'
+	@$(PYTHON) scripts/services.py run -- $(UV) run python -m bench.summary $(if $(BENCH_QUICK),--quick)
 
 lint: install
 	@$(UV) run ruff check .

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "channels",
     "dashboard",
     "simulator",
+    "certify",
 ]
 
 MIDDLEWARE = [

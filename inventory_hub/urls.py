@@ -20,5 +20,7 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # By name: the project does not import certify (it drives the simulator).
+    path("certify/", include("certify.urls")),
     path("", include("dashboard.urls")),
 ]

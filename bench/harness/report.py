@@ -45,6 +45,31 @@ def git_state() -> str:
     return f"{head}{f' + {len(dirty)} modified files' if dirty else ''}"
 
 
+def machine() -> dict:
+    """What the figures were measured on: cores, CPU model, memory, Python."""
+    import platform
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                "",
+            )
+    except OSError:
+        pass
+    try:
+        memory = f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.1f} GiB"
+    except (ValueError, OSError):
+        memory = ""
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu or platform.processor(),
+        "memory": memory,
+        "python": platform.python_version(),
+    }
+
+
 def failed(result: dict) -> bool:
     """A run that did not complete cleanly: errors reported, or the ledger left inconsistent."""
     return bool(result.get("errors")) or result.get("ledger_ok") is False
