@@ -30,6 +30,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def no_dead_connection():
+    """A test that restarts PostgreSQL or terminates a backend (tests/faults, the
+    intake's reconnect test) leaves this process's kept connections dead: replace them
+    before the next test uses one."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.in_atomic_block and not conn.is_usable():
+            conn.close()
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def plain_http():
     """Tests speak plain HTTP (the test client, live servers on loopback); production's

@@ -126,7 +126,7 @@ def test_the_html_report_renders_in_chromium_without_network():
     from playwright.sync_api import sync_playwright
 
     from tests.certify.test_certify import REPORTS
-    from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.dashboard.browser_support import CHROMIUM, CHROMIUM_ARGS
 
     html = REPORTS.get("pass") or report.html(SAMPLE)
     requests: list[str] = []
