@@ -12,6 +12,7 @@ from .views import audit as audit_views
 from .views import channel_admin
 from .views import channels as channel_views
 from .views import charts as chart_views
+from .views import counts as count_views
 from .views import dlq as dlq_views
 from .views import drift as drift_views
 from .views import incidents as incident_views
@@ -68,6 +69,11 @@ urlpatterns = [
     path("locations/", location_views.locations, name="locations"),
     path("locations/<slug:code>/", location_views.location_change, name="location"),
     path("orders/", order_views.orders, name="orders"),
+    # Physical counts: preview, apply, and the lines waiting for approval.
+    path("counts/", count_views.counts, name="counts"),
+    path("counts/preview/", count_views.count_preview_view, name="count-preview"),
+    path("counts/apply/", count_views.count_apply_view, name="count-apply"),
+    path("counts/<int:pk>/decide/", count_views.count_decide, name="count-decide"),
     # The queues people work through.
     path("dlq/", dlq_views.dlq, name="dlq"),
     path("dlq/act/", dlq_views.dlq_act, name="dlq-act"),

@@ -8,6 +8,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -15,6 +16,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+
+from foundation.db import estimated_count
 
 from .models import (
     IncidentStatus,
@@ -42,14 +45,25 @@ def _level_total(field: str) -> Coalesce:
     )
 
 
+# Below this many SKUs the stock list counts them; above, PostgreSQL's estimate is shown.
+SKU_COUNT_EXACT_BELOW = 10_000
+
+
+def sku_count() -> tuple[int, bool]:
+    """How many SKUs there are, and whether that is an estimate (one query)."""
+    return estimated_count(Sku, exact_below=SKU_COUNT_EXACT_BELOW)
+
+
 def sku_list(*, search: str = "") -> QuerySet[Sku]:
     """SKUs with their on_hand, committed and available totals across locations."""
     skus = Sku.objects.annotate(
         total_on_hand=_level_total("on_hand"), total_committed=_level_total("committed")
     ).order_by("code_key")
     if search:
-        skus = skus.filter(code_key__contains=search.strip().casefold()) | skus.filter(
-            title__icontains=search.strip()
+        # contains / icontains are exactly the expressions of the trigram indexes
+        # (migration 0005: code_key::text, UPPER(title::text)) on PostgreSQL.
+        skus = skus.filter(
+            Q(code_key__contains=search.strip().casefold()) | Q(title__icontains=search.strip())
         )
     return skus
 

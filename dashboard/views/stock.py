@@ -13,7 +13,6 @@ import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,6 +26,7 @@ from ledger.errors import SkuNotFound
 from ledger.models import Location, MovementKind, Reservation, Sku, Source
 from ledger.selectors import (
     location_choices,
+    sku_count,
     sku_exists,
     sku_levels,
     sku_movements,
@@ -43,6 +43,7 @@ from ledger.services import (
 )
 
 from ..forms import KIND_CHOICES, MovementForm, SkuForm
+from ..paging import next_page
 from ..selectors import sku_listings, sku_rows
 from ..wording import push_error_in_words
 from .common import HISTORY_LIMIT, NOT_ACCEPTED, PAGE_SIZE, units, wants_partial
@@ -62,10 +63,15 @@ def _sku_or_404(code: str) -> Sku:
 @vary_on_headers("HX-Request")
 def overview(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(sku_rows(search=search), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    # No COUNT of the list: a "next page" pager; the total shown is the catalogue's (an
+    # estimate above ledger.selectors.SKU_COUNT_EXACT_BELOW), none while searching.
+    page = next_page(sku_rows(search=search), request.GET.get("page"), size=PAGE_SIZE)
+    rows = page.object_list
+    total, estimated = sku_count() if not search else (None, False)
     context = {
         "search": search,
+        "total": total,
+        "total_estimated": estimated,
         "pager_query": f"{urlencode({'q': search})}&" if search else "",
         "page": page,
         "rows": rows,

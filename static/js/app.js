@@ -68,3 +68,19 @@
     for (var i = 0; i < boxes.length; i++) boxes[i].checked = event.target.checked;
   });
 })();
+
+// Counts: while a file uploads, the bar shows the bytes sent (htmx's upload progress
+// event); once they are all sent the bar has no value, which browsers draw as "working",
+// because the server's check takes as long as it takes and we do not invent a percentage.
+(function () {
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest ? event.target.closest("form") : null;
+    var bar = form ? form.querySelector("progress[data-upload-progress]") : null;
+    if (!bar || !event.detail.lengthComputable) return;
+    if (event.detail.loaded < event.detail.total) {
+      bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+    } else {
+      bar.removeAttribute("value");
+    }
+  });
+})();

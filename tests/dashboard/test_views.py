@@ -143,9 +143,37 @@ def test_overview_paginates(merchant):
     for i in range(55):
         SkuFactory(code=f"SKU-{i:03d}")
     first = text(merchant.get("/"))
-    assert "SKU-049" in first and "SKU-050" not in first and "Page 1 of 2" in first
+    assert "SKU-049" in first and "SKU-050" not in first and "Page 1<" in first
+    assert "SKUs 1–50 of 55 " in first and 'rel="next"' in first
     second = text(merchant.get("/?page=2", **HTMX))
     assert "SKU-050" in second and "SKU-054" in second and "SKU-000" not in second
+    assert "SKUs 51–55 of 55" in second and 'rel="next"' not in second
+    # Past the end (the list got shorter) or nonsense: the first page.
+    for page in ("9", "x", "-3"):
+        assert "SKU-000" in text(merchant.get(f"/?page={page}", **HTMX))
+
+
+def test_a_search_pages_without_counting(merchant):
+    for i in range(55):
+        SkuFactory(code=f"SKU-{i:03d}", title="Tee, red")
+    first = text(merchant.get("/?q=RED", **HTMX))
+    assert "SKUs 1–50 matching “RED” (more on the next page" in first
+    assert "SKU-049" in first and 'rel="next"' in first
+    assert "SKU-001" in text(merchant.get("/?q=ku-001", **HTMX))
+
+
+def test_a_large_catalogue_shows_an_estimate(merchant, monkeypatch):
+    from django.db import connection
+
+    for i in range(30):
+        SkuFactory(code=f"SKU-{i:03d}")
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's estimate")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ledger_sku")
+    monkeypatch.setattr("ledger.selectors.SKU_COUNT_EXACT_BELOW", 10)
+    body = text(merchant.get("/", **HTMX))
+    assert "SKUs 1–30 of <span" in body and ">about 30</span>" in body
 
 
 def test_history_restore_request_gets_the_whole_page(merchant):
@@ -177,10 +205,11 @@ def test_overview_costs_the_same_queries_for_3_or_30_skus_and_channels(
     build_catalogue(3)
     page_queries = count_queries(merchant, "/")
     rows_queries = count_queries(merchant, "/?q=sku", **HTMX)
-    # session, user, the role's permissions and groups, count, rows, listings with
-    # channels; the page adds 5 health numbers (the last digest among them; the charts
-    # come in a request of their own)
-    assert (page_queries, rows_queries) == (13, 7)
+    # session, user, the role's permissions and groups, rows (one more than a page: the
+    # list is not counted), listings with channels; the page without a search adds the
+    # catalogue's size (one query, an estimate when large) and 5 health numbers (the last
+    # digest among them; the charts come in a request of their own)
+    assert (page_queries, rows_queries) == (13, 6)
 
     build_catalogue(30, start=3)
     with django_assert_num_queries(page_queries):
