@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 from ledger.services import location_default, sku_create
 
@@ -59,6 +60,9 @@ def test_no_page_trips_the_csp(live_server, transactional_db, user, page, monkey
     from playwright.sync_api import expect
 
     monkeypatch.setattr("foundation.queueing.enqueue", lambda *args, **kwargs: None)
+    # Transactional tests run last, right after tests/faults restarts PostgreSQL: start
+    # from a connection of our own.
+    connections.close_all()
     location_default()
     sku_create(code="TEE-RED-M", title="Tee, red, M")
     refused = []
