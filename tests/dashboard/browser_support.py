@@ -1,5 +1,6 @@
 """What the browser tests share: Debian's Chromium, launched by path (Playwright cannot
-download browsers here), headless and without a sandbox."""
+download browsers here), headless and without a sandbox. The fixtures that run it are in
+tests/conftest.py."""
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -11,49 +11,18 @@ import pytest
 from django.db import connections
 
 from ledger.services import location_default, sku_create
-
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "correct horse battery"  # tests.factories.UserFactory
+from tests.dashboard.browser_support import CHROMIUM, PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing"),
+    pytest.mark.usefixtures("async_unsafe_orm"),
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def async_unsafe_orm():
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
 @pytest.fixture
-def page() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def page(browser) -> Iterator:
+    yield browser.new_page()
 
 
 def test_no_page_trips_the_csp(live_server, transactional_db, user, page, monkeypatch):
