@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from bench.harness.processes import free_port, tail  # noqa: F401 - re-exported to the fault tests
 from channels.intake.inbox import STUCK_AFTER, inbox_sweep
 from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.propagation.drain import outbox_drain_channel, outbox_sweep
@@ -46,19 +46,6 @@ BROKER_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_WRITE_URL")
 # The Procfile's workers (tests outside the project start them the same way).
 INTAKE = ["--queues", "intake", "--concurrency", "1"]
 PROPAGATE = ["--queues", "propagate,reconcile,default", "--pool", "threads", "--concurrency", "8"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval=0.1) -> None:
