@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from csp.decorators import csp
 from django.conf import settings
@@ -78,7 +79,16 @@ def _start(request: HttpRequest) -> HttpResponse:
     ]  # fmt: skip
     if quick:
         command += QUICK
-    log = settings.VAR_DIR / f"certify-run-{run.pk}.log"
+    pid = launch(command, log=settings.VAR_DIR / f"certify-run-{run.pk}.log")
+    CertifyRun.objects.filter(pk=run.pk).update(pid=pid)
+    messages.success(request, f"Certify run {run.pk} started.")
+    return redirect("certify:page")
+
+
+def launch(command: list[str], *, log: Path) -> int:
+    """Start the run in a session of its own (it outlives the request and the web
+    worker), its output appended to `log`; the process id."""
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
             command,
@@ -88,9 +98,7 @@ def _start(request: HttpRequest) -> HttpResponse:
             stderr=out,
             start_new_session=True,
         )
-    CertifyRun.objects.filter(pk=run.pk).update(pid=process.pid)
-    messages.success(request, f"Certify run {run.pk} started.")
-    return redirect("certify:page")
+    return process.pid
 
 
 # A few minutes instead of ten: every test, smaller.

@@ -60,7 +60,7 @@ def test_a_merchant_starts_a_run_in_the_background(
             started.append(command)
 
     monkeypatch.setattr("certify.views.subprocess.Popen", FakePopen)
-    settings.VAR_DIR = tmp_path
+    settings.VAR_DIR = tmp_path / "var"  # a clean clone: not made yet
 
     answer = merchant_client.post("/certify/", {"size": "quick"})
 
@@ -69,6 +69,7 @@ def test_a_merchant_starts_a_run_in_the_background(
     assert run.pid == os.getpid() and run.status == RunStatus.QUEUED
     assert started[0][1:5] == ["manage.py", "certify", "--run-id", str(run.pk)]
     assert "--burst-orders" in started[0]  # quick
+    assert (tmp_path / "var" / f"certify-run-{run.pk}.log").exists()
     # A second one waits for the first...
     merchant_client.post("/certify/", {"size": "full"})
     assert CertifyRun.objects.count() == 1
