@@ -206,6 +206,9 @@ INBOX_BATCH_SIZE = max(1, int(os.environ.get("INBOX_BATCH_SIZE", "20")))
 # Procfile runs one). Extra workers wait their turn; fewer slots than processes only idles
 # the surplus.
 INBOX_PROCESSORS = max(1, int(os.environ.get("INBOX_PROCESSORS", "1")))
+# A web process folds the wake-ups of the deliveries it stores within this many
+# milliseconds into one Redis call (channels/intake/wake.py); 0 wakes on every delivery.
+INTAKE_WAKE_WINDOW_MS = max(0, int(os.environ.get("INTAKE_WAKE_WINDOW_MS", "5")))
 # Benchmark-only routes (bench/views.py); never on in production.
 BENCH_ROUTES = env_bool("BENCH_ROUTES", False)
 if BENCH_ROUTES:

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from channels.intake.views import WebhookIntakeView
+from channels.intake.views import webhook_intake
 
 from .health import healthz
 from .monitoring import metrics_view
@@ -13,7 +13,7 @@ handler404 = "foundation.errors.page_not_found"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
-    path("webhooks/<slug:slug>/", WebhookIntakeView.as_view(), name="webhook-intake"),
+    path("webhooks/<slug:slug>/", webhook_intake, name="webhook-intake"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

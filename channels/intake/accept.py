@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ..models import Channel, InboundEvent, InboundStatus
 from ..webhooks.verify import Delivery, MalformedDelivery
-from .wake import request_processing
+from .wake import processing_wanted
 
 _TABLE = InboundEvent._meta.db_table
 _CHANNELS = Channel._meta.db_table
@@ -79,5 +79,5 @@ def inbox_accept(
             if first is None:
                 raise ChannelChanged(channel_id)
             return first[0], False
-    transaction.on_commit(request_processing)
+    transaction.on_commit(processing_wanted)
     return row[0], True

@@ -489,6 +489,7 @@ def test_a_delivery_while_the_processor_works_publishes_nothing_and_is_not_misse
         pytest.skip("needs Redis (run through scripts/services.py)")
     published = []
     monkeypatch.setattr(intake_wake, "enqueue", lambda task: published.append(task))
+    monkeypatch.setattr(django_settings, "INTAKE_WAKE_WINDOW_MS", 0)  # at once, to see it
     standard_channel()
     stock_receive(sku=sku_create(code="A"), quantity=5)
     busy = lease_take_any(intake_wake.processor_leases(), 10_000)  # another worker is at it
@@ -501,6 +502,42 @@ def test_a_delivery_while_the_processor_works_publishes_nothing_and_is_not_misse
     assert InboundEvent.objects.get().status == "processed"
     post_standard(client, "web", order("created", "W-2", [("A", 1)]), msg_id="m2")
     assert published == ["channels.tasks.process_inbox"]  # nobody at work: a task is sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_deliveries_wakes_the_worker_once_per_window_and_misses_none(
+    client, monkeypatch
+):
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs Redis (run through scripts/services.py)")
+    rounds, published = [], []
+    monkeypatch.setattr(django_settings, "INTAKE_WAKE_WINDOW_MS", 200)
+    monkeypatch.setattr(intake_wake, "enqueue", lambda task: published.append(task))
+    real_round = intake_wake.request_processing
+    monkeypatch.setattr(intake_wake, "request_processing", lambda: (rounds.append(1), real_round()))
+    standard_channel()
+    stock_receive(sku=sku_create(code="A"), quantity=50)
+
+    def delivered_and_woken(first: int, count: int) -> None:
+        for number in range(first, first + count):
+            answer = post_standard(
+                client, "web", order("created", f"W-{number}", [("A", 1)]), msg_id=f"m{number}"
+            )
+            assert answer.status_code == 200
+        deadline = time.monotonic() + 5
+        while not published and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert published == [intake_wake.PROCESS_TASK]  # one task for the burst
+        assert inbox_process_waiting() == count  # the worker's round finds every delivery
+        published.clear()
+
+    delivered_and_woken(1, 10)
+    assert 1 <= len(rounds) < 10  # folded: not one Redis call per delivery
+    # A delivery after the round is answered by a round of its own.
+    before = len(rounds)
+    delivered_and_woken(11, 1)
+    assert len(rounds) == before + 1
+    assert InboundEvent.objects.filter(status="processed").count() == 11
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 
 from channels.models import InboundEvent
 from channels.services import channel_create
-from channels.webhooks.signing import sign_shopify
+from channels.webhooks.signing import make_standard_secret, sign_shopify
 
 from .support import SECRET, fixture_body, fixture_json
 
@@ -81,4 +81,15 @@ def test_skus_that_cannot_be_stored_are_refused(client, shop, sku, complaint) ->
 
     assert response.status_code == 400
     assert complaint in response.json()["message"]
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_a_webhook_url_answers_other_methods_with_405_and_stores_nothing(client, method):
+    channel_create(slug="web", kind="sandbox", name="Web", webhook_secret=make_standard_secret())
+    answer = getattr(client, method)("/webhooks/web/", b"{}", content_type="application/json")
+    assert answer.status_code == 405
+    assert answer["Allow"] == "GET, POST"
+    assert answer.json()["error"] == "method_not_allowed"
     assert not InboundEvent.objects.exists()
