@@ -6,7 +6,7 @@ and a bulk receipt of 5,000 SKUs until 4 channels confirm all 20,000 listings.
 The real stack runs as subprocesses against a database of the run's own: the channel
 simulator (`manage.py simulate_channels`), gunicorn (`--workers 2 --threads 8`, DEBUG=0),
 two Celery workers laid out as the Procfile runs them (an intake worker, `-Q intake
---concurrency 1`, and a propagate worker, `-Q propagate,reconcile,default --pool threads
+--concurrency 1`, and a propagate worker, `-Q propagate,default --pool threads
 --concurrency 8`) and Celery beat. Each scenario gets a fresh database
 (`inventory_hub_bench_prop_<pid>_<x>`, copied from one migrated with `manage.py migrate`)
 and a fresh hub (web, workers, beat); the simulator is shared. The hub publishes to Redis
@@ -237,9 +237,7 @@ def make_hub(
     else:
         workers = [
             WorkerSpec("intake", "prefork", args.intake_concurrency),
-            WorkerSpec(
-                "propagate,reconcile,default", args.propagate_pool, args.propagate_concurrency
-            ),
+            WorkerSpec("propagate,default", args.propagate_pool, args.propagate_concurrency),
         ]
     return Hub(
         procs, tmp, label, db_url, redis_url, server_workers=args.server_workers,

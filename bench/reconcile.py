@@ -11,28 +11,37 @@ on the four channels (`channels.services.channel_create`), their listings marked
 store `--drift` percent of the SKUs are then changed behind the hub's back.
 
 Each round has two slices of live sales (one unit adjusted away on a random SKU every
-`--sale-interval` seconds, drained by one drainer thread per channel as production's
-`drain_outbox` would): *without* (no reconcile) and *during* (the four channels
-reconciled at once, one thread each, sharing the channels' token buckets with the
-drainers). The push latency of a sale is the outbox entry's committed -> confirmed time.
-Reported per round, then the median and spread over `--rounds`.
+`--sale-interval` seconds, drained by one drainer thread per channel in this process, as
+the propagate worker's `drain_outbox` would): *without* (no reconcile) and *during* (the
+four channels reconciled at once, one thread each, sharing the channels' token buckets
+with the drainers through Redis). The reconcile runs as the Procfile's reconcile worker
+runs it: a process of its own at `nice -n 10` (`--reconcile-in thread` runs it in this
+process instead, beside the drainers, as a worker serving both queues would). The push
+latency of a sale is the outbox entry's committed -> confirmed time. Reported per round,
+then the median and spread over `--rounds`.
 
-Targets: the four channels reconciled in < 60 s, peak RSS of this process (the
-reconcile's process) < 300 MB, p95 push latency during <= 1.5 x without.
+Targets: the four channels reconciled in < 60 s, peak RSS of the reconcile's process
+< 300 MB, p95 push latency during <= 1.5 x without.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from bench.harness import inprocess
+from bench.harness.databases import database_url, setup_django
 from bench.harness.processes import Processes
-from bench.harness.report import log
+from bench.harness.queues import private_task_queues
+from bench.harness.report import ROOT, BenchError, log
 from bench.harness.stack import Simulator
 from bench.harness.stats import percentile, spread
 
@@ -54,6 +63,15 @@ def build_parser():
     parser.add_argument("--sale-interval", type=float, default=0.1)
     parser.add_argument(
         "--baseline-seconds", type=float, default=15.0, help="the slice without reconcile"
+    )
+    parser.add_argument(
+        "--reconcile-in",
+        choices=["process", "thread"],
+        default="process",
+        help="a reconcile worker of its own (production's layout) or this process",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=10, help="the reconcile process's niceness (Procfile: 10)"
     )
     return parser
 
@@ -205,6 +223,44 @@ def reconcile_all(channels) -> tuple[float, list]:
     return time.monotonic() - started, runs
 
 
+def reconcile_elsewhere(channels, nice: int) -> tuple[float, list, float]:
+    """The channels reconciled by a process of its own (`--child`), as the reconcile
+    worker runs them: (seconds, runs, that process's peak RSS in MB)."""
+    command = [sys.executable, "-m", "bench.reconcile", "--child"]
+    command += [",".join(str(channel.pk) for channel in channels)]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
+    started = time.monotonic()
+    child = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    if child.returncode != 0:
+        raise BenchError(f"the reconcile process failed: {child.stderr[-2000:]}")
+    answer = json.loads(child.stdout.strip().splitlines()[-1])
+    from channels.models import ReconcileRun
+
+    runs = list(ReconcileRun.objects.filter(pk__in=answer["runs"]))
+    return seconds, runs, answer["peak_mb"]
+
+
+def child_main(channel_ids: str) -> None:
+    """`--child IDS`: reconcile these channels, one thread each; print the runs' ids and
+    this process's peak RSS as one JSON line."""
+    setup_django()
+    from channels.models import Channel
+
+    with private_task_queues():
+        channels = list(Channel.objects.filter(pk__in=channel_ids.split(",")))
+        _, runs = reconcile_all(channels)
+    print(json.dumps({"runs": [run.pk for run in runs if run], "peak_mb": peak_mb()}))
+
+
 def run(args) -> dict:
     from django.utils import timezone
 
@@ -223,7 +279,11 @@ def run(args) -> dict:
             log(f"round {number}/{args.rounds}: during reconcile")
             with Sales(channels, args.sale_interval):
                 start = timezone.now()
-                seconds, runs = reconcile_all(channels)
+                if args.reconcile_in == "process":
+                    seconds, runs, reconcile_mb = reconcile_elsewhere(channels, args.nice)
+                else:
+                    seconds, runs = reconcile_all(channels)
+                    reconcile_mb = peak_mb()
             during = latencies_since(start)
             p95_without, p95_during = (
                 percentile(without, 95, digits=3),
@@ -243,7 +303,7 @@ def run(args) -> dict:
                     "latency_ratio": round(p95_during / p95_without, 3)
                     if p95_without and p95_during
                     else None,
-                    "peak_mb": peak_mb(),
+                    "peak_mb": reconcile_mb,
                 }
             )
             log(f"round {number}: {rounds[-1]}")
@@ -257,6 +317,9 @@ def run(args) -> dict:
         "benchmark": "reconcile",
         "skus": args.skus,
         "channels": KINDS,
+        "reconcile_in": f"process (nice {args.nice})"
+        if args.reconcile_in == "process"
+        else "thread",
         "listings": args.skus * len(KINDS),
         "reconcile_seconds": seconds,
         "peak_rss_mb": memory,
@@ -280,4 +343,7 @@ def run(args) -> dict:
 
 
 if __name__ == "__main__":
-    inprocess.main("reconcile_bench", build_parser(), run, needs_redis=True)
+    if sys.argv[1:2] == ["--child"]:
+        child_main(sys.argv[2])
+    else:
+        inprocess.main("reconcile_bench", build_parser(), run, needs_redis=True)

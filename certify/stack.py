@@ -17,7 +17,7 @@ from django.db import connection
 
 from bench.harness.processes import Processes
 from bench.harness.report import BenchError
-from bench.harness.stack import Hub, Simulator, WorkerSpec
+from bench.harness.stack import PRODUCTION_WORKERS, Hub, Simulator
 from simulator.client import SimulatorClient
 
 
@@ -90,16 +90,13 @@ def start(
             stack.hub = CertifyHub(
                 stack.procs, stack.tmp, "certify", database_url(), settings.REDIS_URL or "",
                 server_workers=2, server_threads=4,
-                workers=[
-                    WorkerSpec("intake", "prefork", 1),
-                    WorkerSpec("propagate,reconcile,default", "threads", 8),
-                ],
+                workers=list(PRODUCTION_WORKERS),
             )  # fmt: skip
             stack.hub.start()
             stack.web_url, stack.own_web = stack.hub.url, True
             reason = "--own-stack" if own_stack else f"nothing answered at {web_url}"
             stack.notes.append(
-                f"started gunicorn + 2 Celery workers + beat at {stack.web_url} ({reason}); "
+                f"started gunicorn + 3 Celery workers + beat at {stack.web_url} ({reason}); "
                 f"logs in {stack.tmp}"
             )
         if need_simulator:

@@ -82,6 +82,15 @@ class WorkerSpec:
     queues: str
     pool: str
     concurrency: int
+    nice: int = 0  # as the Procfile runs the reconcile worker: `nice -n 10`
+
+
+# The Celery workers as the Procfile runs them.
+PRODUCTION_WORKERS = (
+    WorkerSpec("intake", "prefork", 1),
+    WorkerSpec("propagate,default", "threads", 8),
+    WorkerSpec("reconcile", "threads", 4, nice=10),
+)
 
 
 class Hub:
@@ -117,6 +126,7 @@ class Hub:
                 self.procs.start(
                     f"{self.label} worker {index}",
                     [
+                        *(["nice", "-n", str(spec.nice)] if spec.nice else []),
                         py, "-m", "celery", "-A", "inventory_hub", "worker", "-Q", spec.queues,
                         "--pool", spec.pool, "--concurrency", str(spec.concurrency),
                         "-n", f"bench{index}-{os.getpid()}@%h", "--loglevel", "INFO",

@@ -45,7 +45,7 @@ BROKER_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_WRITE_URL")
 
 # The Procfile's workers (tests outside the project start them the same way).
 INTAKE = ["--queues", "intake", "--concurrency", "1"]
-PROPAGATE = ["--queues", "propagate,reconcile,default", "--pool", "threads", "--concurrency", "8"]
+PROPAGATE = ["--queues", "propagate,default", "--pool", "threads", "--concurrency", "8"]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval=0.1) -> None:
