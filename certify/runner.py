@@ -31,6 +31,9 @@ class Context:
     opts: argparse.Namespace
     progress: Progress
     ws: Workspace | None = None
+    # --channels: the merchant's own stores (certify places no order, injects no fault).
+    real: bool = False
+    # ... without --allow-writes: nothing is written to them.
     read_only: bool = False
     skipped: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
@@ -44,15 +47,33 @@ def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     started = timezone.now()
     t0 = time.monotonic()
     selected = [name for name in checks.NAMES if name in opts.tests]
-    ctx = Context(opts=opts, progress=progress, read_only=bool(opts.channels))
+    real = bool(opts.channels)
+    ctx = Context(
+        opts=opts,
+        progress=progress,
+        real=real,
+        read_only=real and not (opts.allow_writes and "bulk" in selected),
+    )
     progress.plan(selected)
     notes: list[str] = []
     results: list[Result] = []
     the_stack = None
     cleanup_done: dict[str, Any] = {}
     try:
-        if ctx.read_only:
+        if ctx.real:
             notes.extend(real_channels(ctx))
+            for note in notes:
+                progress.note(note)
+            if not ctx.read_only:
+                quiet_http_clients()
+                cleanup_done["before"] = workspace.cleanup(log=progress.note)
+                the_stack = stack.start(
+                    web_url=opts.web_url, own_stack=opts.own_stack, need_simulator=False
+                )
+                notes.extend(the_stack.notes)
+                for note in the_stack.notes:
+                    progress.note(note)
+                setup_real(ctx, the_stack)
         else:
             workspace.allow_loopback()
             quiet_http_clients()
@@ -82,10 +103,15 @@ def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             progress.end(result.status, short(result))
             results.append(result)
     finally:
+        if ctx.ws is not None and ctx.ws.real and ctx.state.get("bulk_sku") and not opts.keep:
+            cleanup_done["stores"] = zero_real_stores(ctx)
         if ctx.ws is not None and not opts.keep:
             cleanup_done["after"] = workspace.cleanup(
                 sim=ctx.ws.sim, run_id=ctx.ws.run_id, log=progress.note
             )
+        if ctx.ws is not None and ctx.ws.real and ctx.state.get("bulk_sku"):
+            notes.append(left_in_stores(ctx, cleanup_done.get("stores")))
+            progress.note(notes[-1])
         if the_stack is not None:
             passed = len(results) == len(selected) and all(r.status != FAIL for r in results)
             the_stack.close(keep_logs=not passed)
@@ -100,7 +126,9 @@ def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         "seconds": round(time.monotonic() - t0, 1),
         "run_id": ctx.ws.run_id if ctx.ws else "",
         "options": {k: v for k, v in vars(opts).items() if is_plain(v)},
-        "channels": [{"slug": c.slug, "kind": c.kind} for c in ctx.ws.channels] if ctx.ws else [],
+        "channels": [{"slug": c.slug, "kind": c.kind} for c in ctx.ws.channels]
+        if ctx.ws
+        else [{"slug": slug, "kind": kind} for slug, kind in ctx.state.get("channels", [])],
         "notes": notes,
         "cleanup": cleanup_done if not opts.keep else "kept (--keep)",
         "machine": machine(),
@@ -206,29 +234,100 @@ def check_web(ws: Workspace) -> None:
 
 def real_channels(ctx: Context) -> list[str]:
     """--channels: the merchant's own (sandbox) stores. Certify cannot place orders or
-    inject faults there, so only the read-only tests run."""
+    inject faults there, so burst, concurrent and recovery never run; bulk runs only with
+    --allow-writes. Raises StackError for a slug that is no channel here, or a disabled
+    one (nothing would be pushed to it)."""
     from channels.models import Channel
 
     slugs = ctx.opts.channels
-    known = set(Channel.objects.filter(slug__in=slugs).values_list("slug", flat=True))
-    unknown = [s for s in slugs if s not in known]
+    found = {c.slug: c for c in Channel.objects.filter(slug__in=slugs)}
+    unknown = [s for s in slugs if s not in found]
     if unknown:
-        raise stack.StackError(f"no such channel: {', '.join(unknown)}")
-    why = (
-        "needs orders placed and faults injected on the store: certify can do that only "
-        "on the simulator (run without --channels)"
-    )
-    for name in ("burst", "concurrent", "recovery"):
-        ctx.skipped[name] = why
-    ctx.skipped["bulk"] = (
-        why
-        if ctx.opts.allow_writes
-        else "writes 500+ test SKUs' stock to the channels: pass --allow-writes to allow it "
-        "(and list the CERTIFY-BULK-* SKUs in the store first)"
-    )
-    if ctx.opts.allow_writes:
-        ctx.skipped["bulk"] = (
-            "not yet against real stores: the store must list the CERTIFY-BULK-* SKUs; run "
-            "it on the simulator"
+        known = ", ".join(Channel.objects.values_list("slug", flat=True)[:20]) or "none"
+        raise stack.StackError(
+            f"no such channel: {', '.join(unknown)} (this hub's channels: {known})"
         )
-    return [f"read-only run against {', '.join(slugs)}"]
+    disabled = [s for s in slugs if not found[s].enabled]
+    if disabled and ctx.opts.allow_writes:
+        raise stack.StackError(
+            f"channel {', '.join(disabled)} is disabled: nothing would be pushed to it. "
+            "Enable it, or leave it out of --channels"
+        )
+    ctx.state["channels"] = [(s, found[s].kind) for s in slugs]
+    stores = ", ".join(slugs)
+    only_simulated = {
+        "burst": "it places a burst of orders on the store",
+        "concurrent": "it sells the last units of a SKU on several stores at the same moment",
+        "recovery": "it makes the store answer 500 and then go down while orders are placed",
+    }
+    for name, what in only_simulated.items():
+        ctx.skipped[name] = (
+            f"skipped against real stores: {what}, and certify can place orders and inject "
+            "faults only on its own simulator (run certify without --channels for this test)"
+        )
+    if not ctx.opts.allow_writes:
+        ctx.skipped["bulk"] = (
+            f"skipped: it writes stock for {ctx.opts.bulk_skus} test SKUs "
+            f"({workspace.sku_code('bulk', 1)} to "
+            f"{workspace.sku_code('bulk', ctx.opts.bulk_skus)}) to {stores}, and this run "
+            "may write nothing. Create those SKUs in the stores, then run again with "
+            "--allow-writes"
+        )
+        return [f"read-only run against {stores}: nothing is written to these channels"]
+    return [
+        f"run against the stores of {stores} (--allow-writes): certify lists its "
+        f"{ctx.opts.bulk_skus} CERTIFY-BULK-* SKUs on these channels and pushes their "
+        "test stock to the stores"
+    ]
+
+
+def setup_real(ctx: Context, the_stack: stack.Stack) -> Workspace:
+    """The merchant's channels as the run's channels; the bulk SKUs (not listed yet: the
+    bulk test lists them once the stores are known to carry them)."""
+    channels, locations = workspace.merchant_channels(ctx.opts.channels)
+    ws = Workspace(
+        run_id=secrets.token_hex(3),
+        sim=None,
+        web_url=the_stack.web_url,
+        location=workspace.certify_location(),
+        channels=channels,
+        stock_locations=locations,
+    )
+    ctx.ws = ws
+    ws.skus["bulk"] = workspace.ensure_skus("bulk", ctx.opts.bulk_skus, list_on_channels=False)
+    return ws
+
+
+def zero_real_stores(ctx: Context) -> dict[str, Any]:
+    """Before the listings go: count the test stock to 0 and wait for the stores to show
+    it, so that what stays in them (the products the merchant created) sells nothing."""
+    ws = ctx.ws
+    skus = ws.skus["bulk"]
+    ctx.progress.note(f"cleanup: pushing 0 for the {len(skus)} test SKUs to the stores")
+    zeroed = workspace.zero_stock(ws, skus, "clean-up: the stores' test SKUs back to 0")
+    done, waited = common.wait_confirmed(
+        ws.channel_ids, [sku.pk for sku in skus], timeout=min(ctx.opts.bulk_timeout, 120.0)
+    )
+    common.wait_not_in_flight(ws.channel_ids, [sku.pk for sku in skus], timeout=30.0)
+    return {"levels_zeroed": zeroed, "stores_show_zero": done, "seconds": round(waited, 1)}
+
+
+def left_in_stores(ctx: Context, zeroed: dict[str, Any] | None) -> str:
+    skus = ctx.ws.skus["bulk"]
+    where = ", ".join(c.slug for c in ctx.ws.channels)
+    products = (
+        f"the {len(skus)} products {skus[0].code} to {skus[-1].code} in the stores of {where}"
+    )
+    if zeroed is None:
+        state = "at the test quantities (--keep: the listings and test stock stay in the hub)"
+    elif zeroed["stores_show_zero"]:
+        state = "at 0 available (certify pushed 0 before removing its listings)"
+    else:
+        state = (
+            "possibly still at test quantities (the push of 0 was not confirmed in "
+            f"{zeroed['seconds']:.0f} s): set them to 0 or delete them in the store"
+        )
+    return (
+        f"left in the stores: {products}, {state}. Certify cannot delete products from a "
+        "store: remove them there when no longer needed (a later run reuses them)"
+    )

@@ -12,6 +12,12 @@ Certify never touches the merchant's catalogue:
   same name; the merchant's SKUs are not listed on them and the certify SKUs are not
   listed on the merchant's channels (removed in the transaction that would list them).
 
+With ``--channels ... --allow-writes`` (the merchant's own stores) the run's channels are
+the merchant's: certify creates no channel and no store; it lists its CERTIFY-BULK-*
+SKUs on those channels only, and receives their test stock at the location each channel
+sells from (the ``certify`` location sells on no merchant channel). Clean-up drops those
+listings and counts that stock to 0 like the rest.
+
 Clean up (at the end unless --keep, and at the start of the next run, or with
 ``certify --cleanup``): the certify channels are deleted (with their listings, outbox,
 inbox, order lines, drift and audit rows), open reservations of certify SKUs are
@@ -33,7 +39,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from channels.models import Channel, Listing
+from channels.models import Channel, ChannelLocation, Listing
 from channels.propagation import breaker
 from channels.services import channel_create, listings_match_skus
 from channels.webhooks.signing import make_standard_secret
@@ -42,6 +48,7 @@ from ledger.services import (
     Origin,
     incident_resolve,
     location_create,
+    location_default,
     reservation_release,
     skus_create,
     stock_count,
@@ -86,10 +93,14 @@ class Workspace:
     """One run's SKUs, location, simulator stores and channels."""
 
     run_id: str
-    sim: SimulatorClient
+    # None against the merchant's own stores: certify reads them through their adapters.
+    sim: SimulatorClient | None
     web_url: str
     location: Location
     channels: list[CertChannel] = field(default_factory=list)
+    # Where test stock is received: the certify location, or against the merchant's
+    # stores the location each of their channels sells from.
+    stock_locations: list[Location] = field(default_factory=list)
     skus: dict[str, list[Sku]] = field(default_factory=dict)
     started_at: datetime = field(default_factory=timezone.now)
 
@@ -123,6 +134,15 @@ class Workspace:
         if lines:
             stock_receive_lines(lines=lines, location=self.location, origin=self.origin(reason))
 
+    @property
+    def real(self) -> bool:
+        """The channels are the merchant's own stores, not simulated ones."""
+        return self.sim is None
+
+    @property
+    def receiving_locations(self) -> list[Location]:
+        return self.stock_locations or [self.location]
+
     def origin(self, reason: str) -> Origin:
         return Origin(source="system", reason=f"certify {self.run_id}: {reason}"[:500])
 
@@ -135,6 +155,21 @@ def certify_location() -> Location:
     return location or location_create(
         code=LOCATION_CODE, name="Certify (test stock, never sold)", priority=1000
     )
+
+
+def merchant_channels(slugs: Sequence[str]) -> tuple[list[CertChannel], list[Location]]:
+    """The merchant's channels by slug, and the first location each sells from (its
+    highest-priority fulfilment location, or the default location when it names none)."""
+    found = {c.slug: c for c in Channel.objects.filter(slug__in=slugs)}
+    channels = [CertChannel(slug, found[slug].kind, found[slug].pk) for slug in slugs]
+    locations: list[Location] = []
+    for slug in slugs:
+        link = ChannelLocation.objects.filter(channel=found[slug]).select_related("location")
+        first = link.first()
+        location = first.location if first is not None else location_default()
+        if location not in locations:
+            locations.append(location)
+    return channels, locations
 
 
 def ensure_skus(group: str, count: int, *, list_on_channels: bool) -> list[Sku]:
@@ -221,6 +256,20 @@ def list_on_certify_channels(ws: Workspace, skus: Sequence[Sku]) -> None:
 
 
 # --- cleaning up ------------------------------------------------------------------------
+
+
+def zero_stock(ws: Workspace, skus: Sequence[Sku], reason: str) -> int:
+    """Count these SKUs to 0 at the run's receiving locations (their listings publish 0).
+    Returns the levels counted."""
+    zeroed = 0
+    for level in (
+        StockLevel.objects.filter(sku__in=list(skus), location__in=ws.receiving_locations)
+        .exclude(on_hand=0, committed=0)
+        .select_related("sku", "location")
+    ):
+        stock_count(sku=level.sku, counted=0, location=level.location, origin=ws.origin(reason))
+        zeroed += 1
+    return zeroed
 
 
 def cleanup(*, sim: SimulatorClient | None = None, run_id: str = "", log=print) -> dict:

@@ -25,10 +25,15 @@ STEPS = {
 
 
 def pick_sku(ctx) -> Sku | None:
-    code = ctx.opts.audit_sku or ctx.state.get("audit_sku") or ctx.state.get("race_sku")
+    code = (
+        ctx.opts.audit_sku
+        or ctx.state.get("audit_sku")
+        or ctx.state.get("race_sku")
+        or ctx.state.get("bulk_sku")
+    )
     if code:
         return Sku.objects.filter(code_key=code.lower()).first()
-    if ctx.read_only:
+    if ctx.real:
         # The SKU that moved last on the chosen channels.
         moved = (
             Movement.objects.filter(source_ref__startswith=f"{ctx.opts.channels[0]}:")
@@ -40,11 +45,24 @@ def pick_sku(ctx) -> Sku | None:
     return None
 
 
-def follow(trail: list[dict]) -> dict[str, int]:
+def follow(trail: list[dict], *, sale: bool = True) -> dict[str, int]:
     """Index (in the oldest-first trail) of each step of one sale: the first inbound
     event, the movement that event caused, the first push and confirmation after it, and
-    the first decision."""
+    the first decision. Without a sale (a receipt on the merchant's stores, where certify
+    places no order) the chain starts at the first movement."""
     found: dict[str, int] = {}
+    if not sale:
+        first = next((i for i, e in enumerate(trail) if e["type"] == "movement"), None)
+        if first is not None:
+            found["movement"] = first
+            for step in ("push", "confirmation"):
+                after = next(
+                    (i for i, e in enumerate(trail[first:], first) if e["type"] in STEPS[step]),
+                    None,
+                )
+                if after is not None:
+                    found[step] = after
+        return found
     event = next((i for i, e in enumerate(trail) if e["type"] == "inbound_event"), None)
     if event is not None:
         found["inbound event"] = event
@@ -86,12 +104,25 @@ def run(ctx) -> Result:
             "name one with --audit-sku"
         )
     ctx.progress.begin(NAME, len(STEPS), f"what happened to {sku.code}")
-    since = None if ctx.read_only else ctx.ws.started_at
+    since = None if ctx.ws is None else ctx.ws.started_at
     trail = [e for e in reversed(sku_audit_trail(sku=sku)) if since is None or e["at"] >= since]
-    first = follow(trail)
+    # The bulk test's SKU on the merchant's stores was received, not sold: no order was
+    # placed (certify cannot), so there is no inbound event, and no DLQ decision.
+    sale = not (ctx.real and ctx.state.get("bulk_sku") == sku.code)
+    first = follow(trail, sale=sale)
     ctx.progress.update(len(first))
-    missing = [step for step in STEPS if step not in first]
-    if "decision" in missing and not ctx.state.get("audit_sku"):
+    steps = list(STEPS) if sale else ["movement", "push", "confirmation"]
+    missing = [step for step in steps if step not in first]
+    if not sale:
+        result.measures = (
+            '"what happened to SKU X" from the audit trail: the receipt\'s movement, push, '
+            "confirmation, in order"
+        )
+        result.reasons.append(
+            f"note: {sku.code} was received by the bulk test, not sold (certify places no "
+            "order on a merchant's store): its chain is movement, push, confirmation"
+        )
+    if sale and "decision" in missing and not ctx.state.get("audit_sku"):
         # Only the recovery test's DLQ retry makes a decision; a shorter fault has none.
         missing.remove("decision")
         result.reasons.append(
@@ -104,13 +135,14 @@ def run(ctx) -> Result:
         if not missing
         else f"missing: {', '.join(missing)}",
     )
-    chain = [
-        step for step in ("inbound event", "movement", "push", "confirmation") if step in first
-    ]
+    links = ["inbound event", "movement", "push", "confirmation"] if sale else steps
+    chain = [step for step in links if step in first]
     in_order = [first[s] for s in chain] == sorted(first[s] for s in chain)
     result.require(
-        "in order: the inbound event, the movement it caused, the pushes, the confirmation",
-        in_order and len(chain) == 4,
+        "in order: the inbound event, the movement it caused, the pushes, the confirmation"
+        if sale
+        else "in order: the receipt's movement, the pushes, the confirmation",
+        in_order and len(chain) == len(links),
         " -> ".join(f"{s} (#{first[s] + 1})" for s in chain),
     )
     if "decision" in first:

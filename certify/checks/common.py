@@ -74,6 +74,21 @@ def wait_confirmed(
         time.sleep(0.25)
 
 
+def wait_not_in_flight(
+    channel_ids: Sequence[int], sku_ids: Sequence[int], *, timeout: float
+) -> bool:
+    """Until no push of these listings is in flight (a drainer holds them): their rows
+    may then go without a drain finding them gone mid-way."""
+    deadline = time.monotonic() + timeout
+    while OutboxEntry.objects.filter(
+        channel_id__in=channel_ids, listing__sku_id__in=sku_ids, status=OutboxStatus.IN_FLIGHT
+    ).exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
+
+
 def store_mismatches(
     ws: Workspace, sku_ids: Sequence[int], limit: int = 10, *, sold_out_below_zero: bool = False
 ) -> list[dict]:

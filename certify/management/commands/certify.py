@@ -2,7 +2,12 @@
 
 The buyer's five tests against this hub (same DATABASE_URL and REDIS_URL), with a
 progress bar per test and a table at the end. Exit status 0 when every test passed, 1
-when one failed, 2 when certify could not run here."""
+when one failed, 2 when certify could not run here.
+
+With --channels (the merchant's own sandbox stores) burst, concurrent and recovery are
+skipped (certify cannot place orders or inject faults on a real store); bulk runs only
+with --allow-writes, through those channels' adapters, on CERTIFY-BULK-* SKUs the stores
+must already carry; audit follows one of them (or, read-only, the last SKU sold there)."""
 
 from __future__ import annotations
 
@@ -35,12 +40,16 @@ class Command(BaseCommand):
             "--channels",
             type=csv,
             default=[],
-            help="SLUG,...: the merchant's own (sandbox) channels instead of the simulator",
+            help="SLUG,...: the merchant's own (sandbox) channels instead of the simulator; "
+            "burst, concurrent and recovery are skipped there, bulk needs --allow-writes",
         )
         parser.add_argument(
             "--allow-writes",
             action="store_true",
-            help="with --channels: certify may write test SKUs' stock to those channels",
+            help="with --channels: run the bulk test there: list the CERTIFY-BULK-0001.. SKUs "
+            "(--bulk-skus of them; create them in the stores first) on those channels and push "
+            "their test stock; clean-up pushes 0 and drops the listings, the stores keep the "
+            "products. Without it nothing is written to the channels",
         )
         parser.add_argument("--tests", type=csv, default=NAMES, help=f"of {','.join(NAMES)}")
         parser.add_argument("--web-url", default="http://127.0.0.1:8000")
@@ -64,7 +73,9 @@ class Command(BaseCommand):
             help="per fault phase (500, then outage); 2 x 65 s lets pushes reach the DLQ",
         )
         parser.add_argument("--recovery-timeout", type=float, default=150.0)
-        parser.add_argument("--bulk-skus", type=int, default=500)
+        parser.add_argument(
+            "--bulk-skus", type=int, default=500, help="SKUs of the bulk test (500+: the buyer's)"
+        )
         parser.add_argument("--bulk-timeout", type=float, default=600.0)
         parser.add_argument("--settle-seconds", type=float, default=60.0)
         parser.add_argument("--audit-sku", default="")
