@@ -30,11 +30,10 @@ from channels.models import (
 from channels.services import channel_create
 from channels.webhooks.signing import make_standard_secret
 from ledger.services import location_create, location_default, sku_create, sku_get, stock_receive
-from tests.dashboard.browser_support import CHROMIUM, PASSWORD
+from tests.dashboard.browser_support import CHROMIUM, log_in
 from tests.factories import role_user
 
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
-LAPTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
@@ -141,17 +140,6 @@ def staff_shop(transactional_db, monkeypatch) -> dict:
     )
     assert event.pk
     return {role: role_user(role) for role in ("Admin", "Merchant", "Approver", "Viewer")}
-
-
-def log_in(browser, base_url: str, username: str, viewport=LAPTOP):
-    page = browser.new_context(viewport=viewport).new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(f"{base_url}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
-    return page
 
 
 PAGES = [
