@@ -420,6 +420,9 @@ def _record(channel: Channel, results: list[Result]) -> None:
     schedule = retry_schedule(channel)
     with transaction.atomic():
         listings, newer = _lock_listings(results)
+        # A listing removed while its push was out (unmapped, its SKU's test data cleaned
+        # up) took its entries with it: nothing is left to record for those.
+        results = [r for r in results if r.entry.listing_id in listings]
         audits = []
         for result in results:
             entry, listing = result.entry, listings[result.entry.listing_id]

@@ -186,3 +186,22 @@ def test_a_confirmation_is_in_the_skus_trail_and_only_failures_are_audited(simul
     failure = ChannelAudit.objects.get(kind__in=["fail", "dead"])
     assert failure.kind == "fail" and "retry" in failure.message
     assert any(entry["type"] == "fail" for entry in sku_audit_trail(sku=sku))
+
+
+def test_a_listing_removed_while_its_push_was_out_does_not_stop_the_batch(simulator, monkeypatch):
+    from channels.propagation import drain
+
+    channel = sandbox_channel(simulator)
+    for code, quantity in (("A", 5), ("B", 9)):
+        stock_receive(sku=sku_create(code=code), quantity=quantity)
+    real_record = drain._record
+
+    def removed_meanwhile(channel, results):
+        Listing.objects.filter(sku__code="A").delete()  # its entries go with it
+        real_record(channel, results)
+
+    monkeypatch.setattr(drain, "_record", removed_meanwhile)
+    outbox_drain_channel(channel_id=channel.pk)
+    listing = Listing.objects.get()
+    assert (listing.sku.code, listing.state, listing.confirmed) == ("B", "in_sync", 9)
+    assert not OutboxEntry.objects.exclude(status=OutboxStatus.CONFIRMED).exists()
