@@ -1,6 +1,8 @@
 """REST API for channels, allocation rules and listings. Thin: parse, call a service, render.
 
-Secrets are write-only: responses show at most the last four characters.
+Secrets are write-only: responses show at most the last four characters. A secret sent
+inside ``settings`` is kept with the encrypted credentials (``channels.settings_schema``)
+and shown only as a ``credentials_hint`` entry; ``settings`` never carries one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     extend_schema_view,
     inline_serializer,
@@ -52,6 +55,7 @@ from channels.services import (
     listings_export_csv,
     listings_import_csv,
 )
+from channels.settings_schema import SECRET_SETTINGS, shown_settings
 from foundation.crypto import masked
 from foundation.errors import NotFound
 from foundation.openapi import AutoSchema, error_responses
@@ -85,12 +89,69 @@ def rule_as_dict(rule: AllocationRule | None) -> dict | None:
     }
 
 
+SETTINGS_HELP = (
+    "The kind's options: base_url, the channel's limits (batch_size, rate_limit_per_second, "
+    "rate_limit_burst, timeout_seconds, claim_lease_seconds, retry_schedule_seconds, "
+    "reconcile_interval_minutes, revisions_per_listing_per_day, compare_and_set) and what "
+    "the kind reads (e.g. eBay marketplace_id, content_language, notification_key_url, "
+    "endpoint_url). A key the kind does not read is refused (400). Secrets sent here ("
+    + ", ".join(sorted(SECRET_SETTINGS))
+    + ") are write-only: they are stored encrypted with the credentials, never returned in "
+    "settings, and listed in credentials_hint."
+)
+SETTINGS_PATCH_HELP = (
+    SETTINGS_HELP
+    + " PATCH merges key by key: keys left out stay as they are, a key sent as null is "
+    "removed (a secret too); a list value such as retry_schedule_seconds is replaced whole."
+)
+SETTINGS_PUT_HELP = (
+    SETTINGS_HELP
+    + " PUT replaces the whole object: keys left out are removed, except secrets, which "
+    "only a PATCH with null (or new credentials) removes."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "Every stored credential's name (secrets sent inside settings "
+        "included, e.g. application_token) with a hint: its last four characters at most "
+        '("••••wxyz", or "••••" for a short one). Never the value.',
+        "example": {"access_token": "••••wxyz", "application_token": "••••9f2c"},
+    }
+)
+class CredentialsHintField(serializers.Field):
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, channel) -> dict:
+        return {key: masked(str(value)) for key, value in (channel.credentials or {}).items()}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "The channel's non-secret settings. Secrets are never here: see "
+        "credentials_hint.",
+    }
+)
+class ShownSettingsField(serializers.Field):
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, channel) -> dict:
+        return shown_settings(channel.settings)
+
+
 class ChannelOutputSerializer(serializers.ModelSerializer):
+    settings = ShownSettingsField()
     allocation = serializers.SerializerMethodField()
     fulfilment_locations = serializers.SerializerMethodField()
     capabilities = serializers.SerializerMethodField()
     webhook_secret_hint = serializers.SerializerMethodField()
-    credentials_hint = serializers.SerializerMethodField()
+    credentials_hint = CredentialsHintField()
     webhook_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -128,9 +189,6 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
     def get_webhook_secret_hint(self, channel) -> str:
         return masked(channel.webhook_secret)
 
-    def get_credentials_hint(self, channel) -> dict:
-        return {key: masked(str(value)) for key, value in (channel.credentials or {}).items()}
-
     def get_webhook_url(self, channel) -> str:
         request = self.context.get("request")
         path = f"/webhooks/{channel.slug}/"
@@ -146,7 +204,7 @@ class ChannelInputSerializer(serializers.Serializer):
         max_length=500, required=False, allow_blank=True, default="", write_only=True
     )
     credentials = serializers.DictField(required=False, default=dict, write_only=True)
-    settings = serializers.DictField(required=False, default=dict)
+    settings = serializers.DictField(required=False, default=dict, help_text=SETTINGS_HELP)
     allocation = AllocationSerializer(required=False)
     fulfilment_locations = serializers.ListField(
         child=Slug(max_length=50), required=False, default=list
@@ -190,8 +248,17 @@ class ChannelListApi(ListAPIView):
 
 
 class ChannelDetailApi(APIView):
+    """One channel. PATCH changes what it is sent (``settings`` merged key by key, a key
+    sent as null removed); PUT replaces name, enabled and the whole ``settings`` object.
+    Write-only secrets (``webhook_secret``, ``credentials``, secrets inside settings)
+    are never replaced by leaving them out."""
+
     parser_classes = [JSONParser]  # objects inside: JSON only
-    required_permissions = {"GET": "channels.view_channel", "PATCH": "channels.change_channel"}
+    required_permissions = {
+        "GET": "channels.view_channel",
+        "PATCH": "channels.change_channel",
+        "PUT": "channels.change_channel",
+    }
 
     @extend_schema_serializer(component_name="ChannelUpdate")
     class UpdateSerializer(ChannelInputSerializer):
@@ -201,8 +268,14 @@ class ChannelDetailApi(APIView):
         enabled = serializers.BooleanField(required=False)
         webhook_secret = Text(max_length=500, required=False, write_only=True)
         credentials = serializers.DictField(required=False, write_only=True)
-        settings = serializers.DictField(required=False)
+        settings = serializers.DictField(required=False, help_text=SETTINGS_PATCH_HELP)
         fulfilment_locations = serializers.ListField(child=Slug(max_length=50), required=False)
+
+    @extend_schema_serializer(component_name="ChannelReplace")
+    class ReplaceSerializer(UpdateSerializer):
+        name = Text(max_length=100)
+        enabled = serializers.BooleanField()
+        settings = serializers.DictField(help_text=SETTINGS_PUT_HELP)
 
     @extend_schema(responses=ChannelOutputSerializer)
     def get(self, request: Request, slug: str) -> Response:
@@ -211,10 +284,19 @@ class ChannelDetailApi(APIView):
 
     @extend_schema(request=UpdateSerializer, responses=ChannelOutputSerializer)
     def patch(self, request: Request, slug: str) -> Response:
+        return self._update(request, slug, self.UpdateSerializer, merge=True)
+
+    @extend_schema(request=ReplaceSerializer, responses=ChannelOutputSerializer)
+    def put(self, request: Request, slug: str) -> Response:
+        return self._update(request, slug, self.ReplaceSerializer, merge=False)
+
+    def _update(self, request: Request, slug: str, serializer, *, merge: bool) -> Response:
         channel = channel_get(slug)
-        data = self.UpdateSerializer(data=request.data, partial=True)
+        data = serializer(data=request.data, partial=merge)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
+        if merge and "settings" in changes:
+            changes["settings_changes"] = changes.pop("settings")
         if "fulfilment_locations" in changes:
             changes["fulfilment_locations"] = _locations(changes["fulfilment_locations"])
         channel_update(channel=channel, actor=request.user, **changes)

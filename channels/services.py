@@ -34,6 +34,7 @@ from .models import (
     kind_defaults,
 )
 from .propagation.outbox import outbox_refresh_for_skus
+from .settings_schema import known_settings, split_secrets
 from .webhooks.signing import standard_secret_key
 
 # Kinds that address a listing by the SKU itself; the others need the channel's ids
@@ -124,9 +125,11 @@ def channel_create(
     if Channel.objects.filter(slug=slug).exists():
         raise InvalidChannel(f"A channel with slug {slug!r} already exists.", field="slug")
     _check_webhook_secret(kind, webhook_secret)
-    settings = dict(settings or {})
+    settings, secrets = _settings_and_secrets(settings or {}, merge=False)
+    _check_known_settings(kind, settings, stored={})
     fields = _fields_from_settings(kind, settings)
     _check_endpoints(settings, ENDPOINT_URL_SETTINGS)
+    credentials = _with_secrets(credentials or {}, secrets, sent=credentials or {})
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -135,7 +138,7 @@ def channel_create(
                     kind=kind,
                     name=name,
                     enabled=enabled,
-                    credentials=credentials or {},
+                    credentials=credentials,
                     webhook_secret=webhook_secret,
                     settings=settings,
                     **fields,
@@ -180,30 +183,57 @@ def channel_update(
     """Change a channel's name, secrets, settings or enabled flag. Re-enabling pushes
     every listing again: while it was off, nobody told it anything.
 
+    ``settings`` replaces the settings object (PUT); ``settings_changes`` merges into it
+    key by key, under the channel's lock, and a key given as None is removed (PATCH).
+    Either way a key the channel's kind does not read is refused (unless it is stored
+    already with that value), and a secret sent among the settings
+    (``channels.settings_schema``) goes to the encrypted credentials instead: leaving it
+    out never removes it, None (in ``settings_changes``) does.
+
     Secrets and endpoints (``ENDPOINT_SETTINGS``) are the Admin's: an actor without
-    ``channels.manage_channel_endpoints`` who sends ``credentials`` or ``webhook_secret``,
-    or settings whose endpoints differ from the stored ones, is refused
-    (EndpointChangeRefused, 403); ``actor=None`` is the system and may. A channel with
-    stored credentials moves only with its credentials sent again in the same call, so
-    they never go to an address they were not given for. Each moved endpoint is checked
-    (``foundation.egress``) and audited with its old and new host."""
+    ``channels.manage_channel_endpoints`` who sends ``credentials``, ``webhook_secret``
+    or a secret among the settings, or settings whose endpoints differ from the stored
+    ones, is refused (EndpointChangeRefused, 403); ``actor=None`` is the system and may.
+    A channel with stored credentials moves only with its credentials sent again in the
+    same call, so they never go to an address they were not given for. Each moved
+    endpoint is checked (``foundation.egress``) and audited with its old and new host.
+    Every refusal comes before anything is written."""
     allowed = {"name", "enabled", "credentials", "webhook_secret", "settings"}
-    unknown = set(changes) - allowed - {"allocation", "fulfilment_locations"}
+    unknown = set(changes) - allowed - {"allocation", "fulfilment_locations", "settings_changes"}
     if unknown:
         raise InvalidChannel(
             f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
         )
+    if "settings" in changes and "settings_changes" in changes:
+        raise InvalidChannel(
+            "Send settings (replace) or settings_changes (merge), not both.", field="settings"
+        )
     if "webhook_secret" in changes:
         _check_webhook_secret(channel.kind, changes["webhook_secret"])
+    secrets: dict[str, Any] = {}
+    patch = None
     if "settings" in changes:
-        changes["settings"] = dict(changes["settings"] or {})
-        fields = _fields_from_settings(channel.kind, changes["settings"])
+        changes["settings"], secrets = _settings_and_secrets(changes["settings"] or {}, merge=False)
+    if "settings_changes" in changes:
+        patch, secrets = _settings_and_secrets(changes.pop("settings_changes") or {}, merge=True)
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        stored_settings = dict(channel.settings or {})
+        if patch:
+            merged = {**stored_settings, **patch}
+            changes["settings"] = {k: v for k, v in merged.items() if v is not None}
         moved = _moved_endpoints(channel, changes)
-        _check_endpoint_change(channel=channel, actor=actor, changes=changes, moved=moved)
+        _check_endpoint_change(
+            channel=channel, actor=actor, changes=changes, moved=moved, secrets=sorted(secrets)
+        )
+        if "settings" in changes:
+            _check_known_settings(channel.kind, changes["settings"], stored=stored_settings)
+            fields = _fields_from_settings(channel.kind, changes["settings"])
         _check_endpoints(changes.get("settings") or {}, moved)
-        old_settings = dict(channel.settings or {})
+        if secrets:
+            sent = changes.get("credentials")
+            base = sent if sent is not None else (channel.credentials or {})
+            changes["credentials"] = _with_secrets(base, secrets, sent=sent or {})
         was_enabled = channel.enabled
         if "settings" in changes:
             for name, value in fields.items():
@@ -232,11 +262,81 @@ def channel_update(
                 channel_ids=[channel.pk],
                 force=not was_enabled,
             )
+        # Names only: never a secret's value, nor a setting's.
         fields = ", ".join(sorted(set(changes) - {"credentials", "webhook_secret"}) or ["secrets"])
         _audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
         for name in moved:
-            _audit_moved_endpoint(channel, actor, name, old_settings.get(name), channel.settings)
+            _audit_moved_endpoint(channel, actor, name, stored_settings.get(name), channel.settings)
     return channel
+
+
+# The longest secret or setting name the hub keeps (a secret's value, a name in a message).
+SECRET_LIMIT = 2000
+NAME_LIMIT = 100
+
+
+def _settings_and_secrets(settings: Any, *, merge: bool) -> tuple[dict, dict]:
+    """(plain settings, secrets) from what a client sent as settings. Replacing (create,
+    PUT), a None value is the same as leaving the key out; merging (PATCH), it removes
+    the key. A secret must be text; its value never appears in a message."""
+    if not isinstance(settings, dict):
+        raise InvalidChannel("settings must be an object.", field="settings")
+    for name in settings:
+        if not isinstance(name, str) or not 1 <= len(name) <= NAME_LIMIT:
+            raise InvalidChannel(
+                f"settings names are 1 to {NAME_LIMIT} characters.", field="settings"
+            )
+    plain, secrets = split_secrets(settings)
+    if not merge:
+        plain = {k: v for k, v in plain.items() if v is not None}
+        secrets = {k: v for k, v in secrets.items() if v is not None}
+    for name, value in secrets.items():
+        if value is not None and (
+            not isinstance(value, str) or not value.strip() or len(value) > SECRET_LIMIT
+        ):
+            raise InvalidChannel(
+                f"settings.{name} is a secret: send it as text of 1 to {SECRET_LIMIT} "
+                "characters (or null to remove it).",
+                field=f"settings.{name}",
+            )
+    return plain, secrets
+
+
+def _with_secrets(credentials: dict, secrets: dict, *, sent: dict) -> dict:
+    """The credentials with the secrets sent among the settings put in (None: removed).
+    A secret sent both ways must be the same, rather than one silently winning."""
+    if not isinstance(credentials, dict):
+        raise InvalidChannel("credentials must be an object.", field="credentials")
+    result = dict(credentials)
+    for name, value in secrets.items():
+        if name in sent and sent[name] != value:
+            raise InvalidChannel(
+                f"settings.{name} and credentials.{name} differ: send the secret once.",
+                field=f"settings.{name}",
+            )
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
+
+
+_ABSENT = object()
+
+
+def _check_known_settings(kind: str, settings: dict, *, stored: dict) -> None:
+    """Refuse a setting the kind does not read (a typo would otherwise be kept and
+    ignored). One stored already with the same value stays: older channels may hold
+    keys this list no longer names, and saving them unchanged is no new input."""
+    known = known_settings(kind)
+    for name in sorted(settings):
+        if name in known or stored.get(name, _ABSENT) == settings[name]:
+            continue
+        raise InvalidChannel(
+            f"settings.{name} is not a setting of a {kind} channel. Known settings: "
+            f"{', '.join(sorted(known))}; secrets go in credentials.",
+            field=f"settings.{name}",
+        )
 
 
 def _moved_endpoints(channel: Channel, changes: dict) -> list[str]:
@@ -248,9 +348,15 @@ def _moved_endpoints(channel: Channel, changes: dict) -> list[str]:
 
 
 def _check_endpoint_change(
-    *, channel: Channel, actor: AbstractBaseUser | None, changes: dict, moved: list[str]
+    *,
+    channel: Channel,
+    actor: AbstractBaseUser | None,
+    changes: dict,
+    moved: list[str],
+    secrets: Sequence[str] = (),
 ) -> None:
     secrets_sent = sorted({"credentials", "webhook_secret"} & set(changes))
+    secrets_sent += [f"settings.{name}" for name in secrets]
     touched = secrets_sent + [f"settings.{name}" for name in moved]
     if touched and actor is not None and not actor.has_perm(MANAGE_ENDPOINTS):
         raise EndpointChangeRefused(
