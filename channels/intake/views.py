@@ -57,7 +57,8 @@ webhook_intake.required_permissions = PUBLIC
 
 def _receive_current(request: HttpRequest, slug: str) -> JsonResponse:
     # This process's copy of the channel first; the INSERT confirms it is current.
-    response = _receive(request, slug, intake_channel(slug))
+    # eBay's endpoint challenge (a GET, rare) is answered with the token as it is now.
+    response = _receive(request, slug, intake_channel(slug, fresh=request.method == "GET"))
     if response is None:  # the copy was out of date: once more, as the channel is now
         response = _receive(request, slug, intake_channel(slug, fresh=True))
     return response or _refuse(
@@ -96,8 +97,10 @@ def _receive(request: HttpRequest, slug: str, channel: IntakeChannel | None):
     except ChannelChanged:
         return None
     except WebhookRejected as exc:
-        if exc.status_code == 401 and not channel.fresh:
-            return None  # perhaps a secret rotated since this process read it
+        if exc.status_code in (401, 503) and not channel.fresh:
+            # Perhaps a secret (401) or the token eBay's key service wants (503) changed
+            # since this process read the channel.
+            return None
         return _refuse(slug, _error_code(exc), str(exc), exc.status_code)
     outcome = "accepted" if created else "duplicate"
     WEBHOOKS.labels(channel=slug, outcome=outcome).inc()

@@ -376,6 +376,65 @@ def test_after_updates_the_adapter_and_the_key_fetch_use_the_stored_tokens(
     assert statuses and set(statuses) == {200}, sent["deliveries"][0].get("response")
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_corrected_application_token_applies_to_the_next_delivery(
+    sim, live_server, settings, api
+):
+    """The intake keeps a copy of each channel per process: a key fetch refused with the
+    copy's token (503) is tried again with the channel as it is now, so fixing the token
+    needs no restart."""
+    settings.SECURE_SSL_REDIRECT = False
+    clear_ebay_key_cache()
+    sku_create(code="MUG")
+    keys = sim.create_store(
+        "ebay",
+        "keys",
+        levels={"MUG": 4},
+        webhook_url=f"{live_server.url}/webhooks/bay-fix/",
+        credentials={"access_token": APP_TOKEN},
+    )
+    created = api.post(
+        "/api/v1/channels/",
+        {
+            "slug": "bay-fix",
+            "kind": "ebay",
+            "name": "Bay",
+            "credentials": {"access_token": USER_TOKEN},
+            "settings": {
+                "base_url": keys["base_url"],
+                "notification_key_url": keys["channel"]["settings"]["notification_key_url"],
+                "application_token": "v^1.1#i^1#a-token-the-key-service-refuses",
+            },
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+
+    def delivered() -> set[int]:
+        sent = sim.place_order("keys", [{"sku": "MUG", "quantity": 1}])
+        return {delivery["status"] for delivery in sent["deliveries"]}
+
+    assert delivered() == {503}  # this process now holds a copy with the refused token
+    fixed = api.patch(
+        "/api/v1/channels/bay-fix/", {"settings": {"application_token": APP_TOKEN}}, "json"
+    )
+    assert fixed.status_code == 200, fixed.content
+    assert delivered() == {200}
+
+
+def test_the_challenge_is_answered_with_the_verification_token_as_it_is_now(api):
+    create_ebay(api, endpoint_url="https://hub.example.com/webhooks/bay/")
+    assert Client().get("/webhooks/bay/", {"challenge_code": "abc"}).status_code == 200
+    new_token = "verify-" + "n3w" * 12
+    api.patch("/api/v1/channels/bay/", {"settings": {"verification_token": new_token}}, "json")
+    answer = Client().get("/webhooks/bay/", {"challenge_code": "abc"})
+    expected = hashlib.sha256(
+        f"abc{new_token}https://hub.example.com/webhooks/bay/".encode()
+    ).hexdigest()
+    assert answer.json() == {"challengeResponse": expected}
+
+
 def test_without_the_application_token_the_key_fetch_is_refused(sim, settings):
     """The control for the test above: the "keys" store refuses the user token, so a
     verified notification there proves the application token was the one sent."""
