@@ -248,8 +248,10 @@ class ChannelListApi(ListAPIView):
 
 
 class ChannelDetailApi(APIView):
-    """One channel. PATCH changes what it is sent (``settings`` merged key by key, a key
-    sent as null removed); PUT replaces name, enabled and the whole ``settings`` object.
+    """One channel. PATCH changes what it is sent (``settings`` and ``credentials`` merged
+    key by key, a key sent as null removed; a channel whose endpoint moves keeps only the
+    credentials sent with it); PUT replaces name, enabled and the whole ``settings``
+    object, and ``credentials`` when sent.
     Write-only secrets (``webhook_secret``, ``credentials``, secrets inside settings)
     are never replaced by leaving them out."""
 
@@ -297,6 +299,8 @@ class ChannelDetailApi(APIView):
         changes = dict(data.validated_data)
         if merge and "settings" in changes:
             changes["settings_changes"] = changes.pop("settings")
+        if merge and "credentials" in changes:
+            changes["credentials_changes"] = changes.pop("credentials")
         if "fulfilment_locations" in changes:
             changes["fulfilment_locations"] = _locations(changes["fulfilment_locations"])
         channel_update(channel=channel, actor=request.user, **changes)

@@ -185,6 +185,8 @@ def channel_update(
 
     ``settings`` replaces the settings object (PUT); ``settings_changes`` merges into it
     key by key, under the channel's lock, and a key given as None is removed (PATCH).
+    ``credentials`` and ``credentials_changes`` do the same for the credentials, except
+    that a channel whose endpoints move keeps only the credentials sent with them.
     Either way a key the channel's kind does not read is refused (unless it is stored
     already with that value), and a secret sent among the settings
     (``channels.settings_schema``) goes to the encrypted credentials instead: leaving it
@@ -199,7 +201,8 @@ def channel_update(
     endpoint is checked (``foundation.egress``) and audited with its old and new host.
     Every refusal comes before anything is written."""
     allowed = {"name", "enabled", "credentials", "webhook_secret", "settings"}
-    unknown = set(changes) - allowed - {"allocation", "fulfilment_locations", "settings_changes"}
+    unknown = set(changes) - allowed
+    unknown -= {"allocation", "fulfilment_locations", "settings_changes", "credentials_changes"}
     if unknown:
         raise InvalidChannel(
             f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
@@ -223,6 +226,10 @@ def channel_update(
             merged = {**stored_settings, **patch}
             changes["settings"] = {k: v for k, v in merged.items() if v is not None}
         moved = _moved_endpoints(channel, changes)
+        if "credentials_changes" in changes:
+            changes["credentials"] = _credentials_merged(
+                channel, changes.pop("credentials_changes"), moved=bool(moved)
+            )
         _check_endpoint_change(
             channel=channel, actor=actor, changes=changes, moved=moved, secrets=sorted(secrets)
         )
@@ -300,6 +307,15 @@ def _settings_and_secrets(settings: Any, *, merge: bool) -> tuple[dict, dict]:
                 field=f"settings.{name}",
             )
     return plain, secrets
+
+
+def _credentials_merged(channel: Channel, sent: Any, *, moved: bool) -> dict:
+    """PATCH: the stored credentials with those sent put in (None: removed). A channel
+    that moves keeps only what was sent with the new address."""
+    if not isinstance(sent, dict):
+        raise InvalidChannel("credentials must be an object.", field="credentials")
+    merged = {**({} if moved else (channel.credentials or {})), **sent}
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def _with_secrets(credentials: dict, secrets: dict, *, sent: dict) -> dict:

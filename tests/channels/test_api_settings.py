@@ -444,3 +444,37 @@ def test_without_the_application_token_the_key_fetch_is_refused(sim, settings):
     refused = httpx.get(url, headers={"Authorization": f"Bearer {USER_TOKEN}"})
     assert refused.status_code == 401
     assert httpx.get(url, headers={"Authorization": f"Bearer {APP_TOKEN}"}).status_code == 404
+
+
+def test_patch_merges_credentials_unless_the_channel_moves(api):
+    create_ebay(api)
+    fresh_user_token = "v^1.1#i^1#user-token-renewed-0042"
+    patched = api.patch(
+        "/api/v1/channels/bay/", {"credentials": {"access_token": fresh_user_token}}, "json"
+    )
+    assert patched.status_code == 200, patched.content
+    stored = Channel.objects.get().credentials
+    assert stored["access_token"] == fresh_user_token
+    assert stored["application_token"] == APP_TOKEN  # not sent: kept
+    api.patch("/api/v1/channels/bay/", {"credentials": {"verification_token": None}}, "json")
+    assert "verification_token" not in Channel.objects.get().credentials
+
+    # A new address keeps only what was sent with it.
+    moved = api.patch(
+        "/api/v1/channels/bay/",
+        {
+            "settings": {"base_url": "https://api.ebay-other.example.com"},
+            "credentials": {"access_token": USER_TOKEN},
+        },
+        "json",
+    )
+    assert moved.status_code == 200, moved.content
+    assert Channel.objects.get().credentials == {"access_token": USER_TOKEN}
+
+
+def test_a_patch_with_credentials_that_are_not_an_object_is_a_400_and_writes_nothing(api):
+    create_ebay(api)
+    before = row()
+    refused = api.patch("/api/v1/channels/bay/", {"credentials": ["access_token"]}, "json")
+    assert refused.status_code == 400
+    assert row() == before
