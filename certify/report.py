@@ -44,10 +44,21 @@ def table(report: dict[str, Any]) -> str:
             )
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
-    verdict = "PASS" if report["status"] == "pass" else f"FAIL ({', '.join(report['failed'])})"
+    verdict = _verdict(report)
     lines.append("")
     lines.append(f"certify: {verdict} in {report['seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    """PASS or FAIL with the tests that failed, and the ones that were skipped: a pass
+    with skips certifies only what ran, and a run of skips certifies nothing."""
+    skipped = sorted(report.get("skipped") or {})
+    if report["status"] == "pass":
+        return f"PASS ({len(skipped)} skipped: {', '.join(skipped)})" if skipped else "PASS"
+    if report["failed"]:
+        return f"FAIL ({', '.join(report['failed'])})"
+    return "FAIL (nothing certified: every test was skipped)"
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -109,7 +120,7 @@ def html(report: dict[str, Any]) -> str:
         f"<title>Certify {escape(status.upper())} · Inventory Hub</title>",
         f"<style>{CSS}</style></head><body><main>",
         "<h1>Inventory Hub: the buyer's five tests</h1>",
-        f"<p><span class='verdict {status}'>{escape(status.upper())}</span> "
+        f"<p><span class='verdict {status}'>{escape(_verdict(report))}</span> "
         f"<span class='meta'>{escape(report['started_at'])} · {report['seconds']:.0f} s · "
         f"run {escape(report.get('run_id') or '-')} · {escape(report.get('git', ''))}</span></p>",
         _machine(report),

@@ -117,9 +117,10 @@ def run(opts: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             the_stack.close(keep_logs=not passed)
     results.sort(key=lambda r: checks.NAMES.index(r.name))
     failed = [r.name for r in results if r.status == FAIL]
+    certified = any(r.status == PASS for r in results)  # a run of skips certifies nothing
     return {
         "certify": 1,
-        "status": FAIL if failed else PASS,
+        "status": PASS if certified and not failed else FAIL,
         "failed": failed,
         "skipped": {r.name: r.reasons[0] for r in results if r.status == SKIP},
         "started_at": started.isoformat(),

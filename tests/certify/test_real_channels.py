@@ -69,6 +69,7 @@ def test_allow_writes_runs_bulk_and_audit_through_the_merchants_adapters(
     run = certify("--channels", "shop-sandbox,shop-woo", "--allow-writes")
 
     assert run.code == 0, run.out
+    assert "certify: PASS (3 skipped: burst, concurrent, recovery)" in run.out
     status = {t["name"]: t["status"] for t in run.report["tests"]}
     assert status == {
         "burst": "skip", "concurrent": "skip", "recovery": "skip", "bulk": "pass", "audit": "pass",
@@ -141,7 +142,10 @@ def test_read_only_writes_nothing_and_says_what_it_skipped(certify, sim, merchan
 
     run = certify("--channels", "shop-ro")
 
-    assert run.code == 0, run.out
+    # Every test was skipped: the run certifies nothing, and says so in its exit status.
+    assert run.code == 1, run.out
+    assert run.report["status"] == "fail" and run.report["failed"] == []
+    assert "certify: FAIL (nothing certified: every test was skipped)" in run.out
     skipped = run.report["skipped"]
     assert set(skipped) == {"burst", "concurrent", "recovery", "bulk", "audit"}
     assert "places a burst of orders on the store" in skipped["burst"]
