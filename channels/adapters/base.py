@@ -136,6 +136,17 @@ class ChannelRejected(ChannelError):
     """Permanent: a 4xx other than 429, bad credentials, a malformed request."""
 
 
+class ChannelNeedsAction(ChannelRejected):
+    """Nothing will work until the merchant acts: an expired or revoked credential, a
+    missing scope, a location or product type the channel does not know. ``action`` says
+    what to do in the merchant's words ("eBay refresh token revoked: reconnect the
+    account"); the drainer pauses the channel's pushes on it instead of filling the DLQ."""
+
+    def __init__(self, message: str, *, action: str, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.action = action
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
 
