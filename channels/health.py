@@ -13,7 +13,7 @@ from django.utils import timezone
 from ledger.selectors import open_incident_count
 
 from .models import Channel, Digest
-from .selectors import dlq_size, outbox_backlog
+from .selectors import channels_needing_action, dlq_size, outbox_backlog, unreadable_waiting
 
 
 def loop_health() -> dict:
@@ -25,6 +25,8 @@ def loop_health() -> dict:
     )
     last_digest = Digest.objects.order_by("-sent_at").values_list("sent_at", flat=True).first()
     return {
+        "unreadable_deliveries": unreadable_waiting(),
+        "channels_needing_action": channels_needing_action(),
         "last_reconcile_at": last_reconcile,
         "last_digest_at": last_digest,
         "outbox_backlog": outbox_backlog(),
@@ -48,10 +50,15 @@ def loop_alarms(*, now: datetime | None = None) -> list[tuple[str, str]]:
                 if channel.last_reconciled_at
                 else "never finished"
             )
+            why = (
+                f"skipped while the channel needs action ({channel.needs_action}); "
+                if channel.needs_action
+                else ""
+            )
             alarms.append(
                 (
                     "reconcile_overdue",
-                    f"reconcile of {channel.slug} is overdue: {last}, interval "
+                    f"reconcile of {channel.slug} is overdue: {why}{last}, interval "
                     f"{channel.reconcile_interval_minutes} min (alarm after twice that)",
                 )
             )

@@ -2,7 +2,9 @@
 
 "status" is "degraded" (HTTP 503, with the `reasons`) when the database or broker check
 fails, when a channel's reconcile is older than twice its interval, or when a daily
-digest was missed (`channels.health.loop_alarms`): silence is the alarm.
+digest was missed (`channels.health.loop_alarms`): silence is the alarm. It also counts
+what waits for a person without being an alarm: unreadable deliveries, and channels that
+need their merchant (named, with the action, for operators under `needs_action`).
 
 Anyone may ask; the database and broker checks say only `{"ok": true|false}` unless the
 caller is an operator (the metrics token, or a logged-in staff user), because their
@@ -62,9 +64,11 @@ def healthz(request):
     if database["ok"]:
         alarms += loop_alarms()
     degraded = bool(alarms)
+    needing = loop.get("channels_needing_action") or []
+    detail = may_read_health_detail(request)
     # Strangers learn which check failed, operators also which channel and since when.
     reasons = [text for _, text in alarms]
-    if not may_read_health_detail(request):
+    if not detail:
         database = {"ok": database["ok"]}
         broker = {"ok": broker["ok"]}
         reasons = sorted({code for code, _ in alarms})
@@ -79,5 +83,17 @@ def healthz(request):
         "dlq_size": loop.get("dlq_size"),
         "open_incidents": loop.get("open_incidents"),
         "inbox_backlog": loop.get("inbox_backlog"),
+        # Waiting for a person, not an alarm: counted for everyone, named for operators.
+        "unreadable_deliveries": loop.get("unreadable_deliveries"),
+        "channels_needing_action": len(needing) if database["ok"] else None,
     }
+    if detail:
+        body["needs_action"] = [
+            {
+                "channel": row["slug"],
+                "action": row["needs_action"],
+                "since": row["needs_action_since"],
+            }
+            for row in needing
+        ]
     return JsonResponse(body, status=503 if degraded else 200)

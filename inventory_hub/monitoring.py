@@ -16,7 +16,8 @@ from foundation.access import may_read_metrics
 
 
 class BacklogCollector:
-    """Outbox backlog, DLQ size, inbox backlog and open incidents, from the database."""
+    """Outbox backlog, DLQ size, inbox backlog, open incidents, unreadable deliveries
+    waiting and channels needing action, from the database."""
 
     def collect(self):
         try:
@@ -30,6 +31,22 @@ class BacklogCollector:
             ("open_incidents", "Open oversell incidents."),
         ]:
             value = health.get(name)
+            if value is not None:
+                gauge = GaugeMetricFamily(f"inventory_hub_{name}", help_text)
+                gauge.add_metric([], value)
+                yield gauge
+        for name, value, help_text in [
+            (
+                "unreadable_waiting",
+                health.get("unreadable_deliveries"),
+                "Verified deliveries parked as unreadable, waiting for a person.",
+            ),
+            (
+                "channels_needing_action",
+                len(health.get("channels_needing_action") or []),
+                "Enabled channels whose pushes wait until their merchant acts.",
+            ),
+        ]:
             if value is not None:
                 gauge = GaugeMetricFamily(f"inventory_hub_{name}", help_text)
                 gauge.add_metric([], value)
