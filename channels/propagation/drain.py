@@ -533,6 +533,8 @@ def _settle(
         entry.status = OutboxStatus.PENDING
         entry.attempts -= 1
         entry.next_attempt_at = now + timedelta(seconds=result.wait or 1)
+        if result.outcome == "needs_action":
+            entry.next_attempt_at = now  # due the moment the merchant has acted
         listing.state = ListingState.PENDING
         return f"{result.outcome}: {result.error}"
     if newer:
