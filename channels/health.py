@@ -25,14 +25,22 @@ def loop_health() -> dict:
     )
     last_digest = Digest.objects.order_by("-sent_at").values_list("sent_at", flat=True).first()
     return {
-        "unreadable_deliveries": unreadable_waiting(),
-        "channels_needing_action": channels_needing_action(),
         "last_reconcile_at": last_reconcile,
         "last_digest_at": last_digest,
         "outbox_backlog": outbox_backlog(),
         "dlq_size": dlq_size(),
         "open_incidents": open_incident_count(),
         "inbox_backlog": None,
+    }
+
+
+def waiting_for_people() -> dict:
+    """What waits for a person without being an alarm (for /healthz and /metrics; the
+    dashboard shows them on their own pages): unreadable deliveries, and the channels
+    whose pushes wait until their merchant acts."""
+    return {
+        "unreadable_deliveries": unreadable_waiting(),
+        "channels_needing_action": channels_needing_action(),
     }
 
 

@@ -20,7 +20,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from channels.health import loop_alarms, loop_health
+from channels.health import loop_alarms, loop_health, waiting_for_people
 from foundation.access import may_read_health_detail
 
 
@@ -57,7 +57,7 @@ def _check_broker() -> dict:
 def healthz(request):
     database = _check_database()
     broker = _check_broker()
-    loop = loop_health() if database["ok"] else {}
+    loop = {**loop_health(), **waiting_for_people()} if database["ok"] else {}
     alarms = [] if database["ok"] else [("database", "the database does not answer")]
     if not broker["ok"]:
         alarms.append(("broker", "the broker does not answer"))

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-from channels.health import loop_health
+from channels.health import loop_health, waiting_for_people
 from foundation.access import may_read_metrics
 
 
@@ -21,7 +21,7 @@ class BacklogCollector:
 
     def collect(self):
         try:
-            health = loop_health()
+            health = {**loop_health(), **waiting_for_people()}
         except Exception:  # noqa: BLE001 - a scrape must not fail on a busy database
             return
         for name, help_text in [
