@@ -416,3 +416,26 @@ def test_delivery_read_knows_every_kind():
     for kind in ChannelKind.values:
         with pytest.raises(Exception, match="unknown topic"):
             delivery_read(kind, "no.such/topic", {})
+
+
+def test_in_a_batch_the_unreadable_one_is_parked_and_the_others_applied(client, web):
+    def order(msg_id, order_id):
+        payload = {
+            "type": "order.created",
+            "timestamp": NOW,
+            "data": {"order_id": order_id, "lines": [{"sku": "MUG", "quantity": 1}]},
+        }
+        return post_standard(client, json.dumps(payload).encode(), msg_id=msg_id).json()
+
+    first, second, third = order("m1", "W-1"), order("m2", "W-2"), order("m3", "W-3")
+    InboundEvent.objects.filter(pk=second["event_id"]).update(topic="order.exploded")
+
+    inbox_process_waiting(batch_size=10)
+
+    statuses = dict(InboundEvent.objects.values_list("id", "status"))
+    assert statuses == {
+        first["event_id"]: InboundStatus.PROCESSED,
+        second["event_id"]: InboundStatus.UNREADABLE,
+        third["event_id"]: InboundStatus.PROCESSED,
+    }
+    assert StockLevel.objects.get(sku=web).committed == 2

@@ -192,3 +192,17 @@ def test_the_api_cannot_write_needs_action(simulator, refused):
 
     assert answer.status_code == 200, answer.json()
     assert Channel.objects.get().needs_action == SENTENCE
+
+
+def test_try_again_from_the_page_swaps_the_notice_in_place(simulator, refused, client):
+    channel, _ = refused
+    outbox_drain_channel(channel_id=channel.pk)
+    client.force_login(role_user("Merchant"))
+
+    answer = client.post("/channels/sb/try-again/", headers={"HX-Request": "true"})
+
+    assert answer.status_code == 200
+    fragment = answer.content.decode()
+    assert 'id="needs-action"' in fragment and "Pushes to Sandbox resume now." in fragment
+    assert "<html" not in fragment
+    assert Channel.objects.get().needs_action == ""
