@@ -153,6 +153,8 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
     webhook_secret_hint = serializers.SerializerMethodField()
     credentials_hint = CredentialsHintField()
     webhook_url = serializers.SerializerMethodField()
+    # What the merchant must do before pushes resume, in words; null when nothing.
+    needs_action = serializers.SerializerMethodField()
 
     class Meta:
         model = Channel
@@ -170,7 +172,13 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
             "credentials_hint",
             "reconcile_interval_minutes",
             "last_reconciled_at",
+            "needs_action",
+            "needs_action_since",
         ]
+        read_only_fields = ["needs_action_since"]
+
+    def get_needs_action(self, channel) -> str | None:
+        return channel.needs_action or None
 
     def get_allocation(self, channel) -> dict | None:
         return rule_as_dict(next((r for r in channel.rules.all() if r.sku_id is None), None))

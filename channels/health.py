@@ -13,7 +13,7 @@ from django.utils import timezone
 from ledger.selectors import open_incident_count
 
 from .models import Channel, Digest
-from .selectors import dlq_size, outbox_backlog
+from .selectors import channels_needing_action, dlq_size, outbox_backlog, unreadable_waiting
 
 
 def loop_health() -> dict:
@@ -34,6 +34,16 @@ def loop_health() -> dict:
     }
 
 
+def waiting_for_people() -> dict:
+    """What waits for a person without being an alarm (for /healthz and /metrics; the
+    dashboard shows them on their own pages): unreadable deliveries, and the channels
+    whose pushes wait until their merchant acts."""
+    return {
+        "unreadable_deliveries": unreadable_waiting(),
+        "channels_needing_action": channels_needing_action(),
+    }
+
+
 def loop_alarms(*, now: datetime | None = None) -> list[tuple[str, str]]:
     """Why the reconcile loop looks dead: (code, words) pairs, empty when alive. Codes:
     reconcile_overdue, digest_missed."""
@@ -48,10 +58,15 @@ def loop_alarms(*, now: datetime | None = None) -> list[tuple[str, str]]:
                 if channel.last_reconciled_at
                 else "never finished"
             )
+            why = (
+                f"skipped while the channel needs action ({channel.needs_action}); "
+                if channel.needs_action
+                else ""
+            )
             alarms.append(
                 (
                     "reconcile_overdue",
-                    f"reconcile of {channel.slug} is overdue: {last}, interval "
+                    f"reconcile of {channel.slug} is overdue: {why}{last}, interval "
                     f"{channel.reconcile_interval_minutes} min (alarm after twice that)",
                 )
             )

@@ -73,6 +73,12 @@ class Channel(models.Model):
     # Changes with every save: the intake's per-process cache of decrypted secrets is
     # keyed by it (channels/intake/verify.py), so a rotated secret applies at once.
     updated_at = models.DateTimeField(auto_now=True)
+    # What the merchant must do before the channel takes pushes again, in words ("eBay
+    # refresh token revoked: reconnect the account"), and since when; "" when nothing.
+    # Written by an UPDATE (channels.propagation.attention), never by save(): it is no
+    # change of the channel's own, so `updated_at` stays.
+    needs_action = models.TextField(blank=True, default="")
+    needs_action_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [
@@ -290,6 +296,11 @@ class InboundStatus(models.TextChoices):
     UNMAPPED = "unmapped", "Unmapped SKU"
     FAILED = "failed", "Failed (will retry)"
     DEAD = "dead", "Dead (gave up)"
+    # Verified, but the hub cannot read it (an unknown topic, missing or unexpected
+    # fields): stored, answered 200, never applied; the reason is in `error`.
+    UNREADABLE = "unreadable", "Unreadable (waits for a person)"
+    # An unreadable delivery a person looked at and set aside.
+    HANDLED = "handled", "Handled by a person"
 
 
 class InboundEvent(models.Model):

@@ -7,7 +7,15 @@ from django.db.models import Count, QuerySet
 from foundation.errors import NotFound
 from ledger.models import Location, Sku
 
-from .models import Channel, ChannelLocation, Listing, OutboxEntry, OutboxStatus
+from .models import (
+    Channel,
+    ChannelLocation,
+    InboundEvent,
+    InboundStatus,
+    Listing,
+    OutboxEntry,
+    OutboxStatus,
+)
 
 
 class ChannelNotFound(NotFound):
@@ -198,3 +206,19 @@ def outbox_entries(
     if sku:
         entries = entries.filter(listing__sku__code_key=normalize_sku_code(sku))
     return entries.order_by("channel__slug", "priority", "next_attempt_at", "id")
+
+
+def unreadable_waiting() -> int:
+    """Verified deliveries parked as unreadable, waiting for a person."""
+    return InboundEvent.objects.filter(status=InboundStatus.UNREADABLE).count()
+
+
+def channels_needing_action() -> list[dict]:
+    """Enabled channels whose pushes wait for their merchant: slug, name, the action in
+    words and since when, the longest waiting first."""
+    return list(
+        Channel.objects.filter(enabled=True)
+        .exclude(needs_action="")
+        .order_by("needs_action_since", "slug")
+        .values("slug", "name", "needs_action", "needs_action_since")
+    )

@@ -33,6 +33,7 @@ from .models import (
     ListingState,
     kind_defaults,
 )
+from .propagation.attention import needs_action_clear
 from .propagation.outbox import outbox_refresh_for_skus
 from .settings_schema import known_settings, split_secrets
 from .webhooks.signing import standard_secret_key
@@ -250,6 +251,10 @@ def channel_update(
         for name in allowed & set(changes):
             setattr(channel, name, changes[name])
         channel.save()
+        if channel.needs_action and {"credentials", "webhook_secret", "settings"} & set(changes):
+            # Perhaps the merchant's fix: let the channel try again (the next push marks
+            # it once more if not).
+            needs_action_clear(channel=channel, actor=actor, why="the channel was changed")
         if "fulfilment_locations" in changes:
             ChannelLocation.objects.filter(channel=channel).delete()
             ChannelLocation.objects.bulk_create(

@@ -643,3 +643,11 @@ def backlog_by_hour(*, channel: Channel | None = None, hours: int = 24) -> list[
     }
     counts = rows.aggregate(**aggregates)
     return [{"at": point, "count": counts[f"p{i}"]} for i, point in enumerate(points)]
+
+
+def unreadable_rows(*, channel: str = "", status: str = "unreadable"):
+    """Parked deliveries (unreadable, or handled), newest first, with their channel."""
+    rows = InboundEvent.objects.filter(status=status).select_related("channel").order_by("-id")
+    if channel:
+        rows = rows.filter(channel__slug=channel)
+    return rows

@@ -52,6 +52,11 @@ urlpatterns = [
     path("channels/<slug:slug>/edit/", channel_admin.channel_edit, name="channel-edit"),
     path("channels/<slug:slug>/test/", channel_admin.channel_test, name="channel-test"),
     path("channels/<slug:slug>/enabled/", channel_admin.channel_enable, name="channel-enable"),
+    path(
+        "channels/<slug:slug>/try-again/",
+        channel_admin.channel_try_again,
+        name="channel-try-again",
+    ),
     path("channels/<slug:slug>/secret/", channel_admin.channel_secret, name="channel-secret"),
     path("channels/<slug:slug>/allocation/", allocation_views.allocation, name="allocation"),
     path(
@@ -69,6 +74,8 @@ urlpatterns = [
     path("locations/", location_views.locations, name="locations"),
     path("locations/<slug:code>/", location_views.location_change, name="location"),
     path("orders/", order_views.orders, name="orders"),
+    path("orders/unreadable/", order_views.unreadable, name="unreadable"),
+    path("orders/unreadable/<int:pk>/", order_views.unreadable_act, name="unreadable-act"),
     # Physical counts: preview, apply, and the lines waiting for approval.
     path("counts/", count_views.counts, name="counts"),
     path("counts/preview/", count_views.count_preview_view, name="count-preview"),

@@ -38,3 +38,11 @@ EVENTS = Counter(
     "Inbound events processed, by channel and final status.",
     ["channel", "status"],
 )
+# Labelled by channel kind (a closed set: channels.models.ChannelKind), not by slug: how
+# many verified deliveries the hub could not read and parked for a person, counted where
+# they were parked (the web request, the Amazon poll or the intake worker).
+UNREADABLE = Counter(
+    "inventory_hub_unreadable_deliveries_total",
+    "Verified deliveries parked as unreadable (unknown topic, missing fields), by kind.",
+    ["kind"],
+)

@@ -11,16 +11,17 @@ from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-from channels.health import loop_health
+from channels.health import loop_health, waiting_for_people
 from foundation.access import may_read_metrics
 
 
 class BacklogCollector:
-    """Outbox backlog, DLQ size, inbox backlog and open incidents, from the database."""
+    """Outbox backlog, DLQ size, inbox backlog, open incidents, unreadable deliveries
+    waiting and channels needing action, from the database."""
 
     def collect(self):
         try:
-            health = loop_health()
+            health = {**loop_health(), **waiting_for_people()}
         except Exception:  # noqa: BLE001 - a scrape must not fail on a busy database
             return
         for name, help_text in [
@@ -30,6 +31,22 @@ class BacklogCollector:
             ("open_incidents", "Open oversell incidents."),
         ]:
             value = health.get(name)
+            if value is not None:
+                gauge = GaugeMetricFamily(f"inventory_hub_{name}", help_text)
+                gauge.add_metric([], value)
+                yield gauge
+        for name, value, help_text in [
+            (
+                "unreadable_waiting",
+                health.get("unreadable_deliveries"),
+                "Verified deliveries parked as unreadable, waiting for a person.",
+            ),
+            (
+                "channels_needing_action",
+                len(health.get("channels_needing_action") or []),
+                "Enabled channels whose pushes wait until their merchant acts.",
+            ),
+        ]:
             if value is not None:
                 gauge = GaugeMetricFamily(f"inventory_hub_{name}", help_text)
                 gauge.add_metric([], value)

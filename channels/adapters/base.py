@@ -147,6 +147,18 @@ class ChannelNeedsAction(ChannelRejected):
         self.action = action
 
 
+# The channel kinds as a merchant names them, for what the hub tells the merchant.
+# (Adapters import no models: `channels.models.ChannelKind` holds the longer labels.)
+KIND_NAMES = {
+    "shopify": "Shopify",
+    "woocommerce": "WooCommerce",
+    "amazon": "Amazon",
+    "ebay": "eBay",
+    "standard": "The storefront",
+    "sandbox": "The sandbox store",
+}
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
 
@@ -374,6 +386,17 @@ class ChannelAdapter(ABC):
             return ChannelThrottled(message, retry_after=retry_after, status_code=status)
         if status >= 500 or status == 408:
             return ChannelUnavailable(message, status_code=status)
+        if status in (401, 403):
+            # The credential is refused (expired, revoked, lacking a scope): no push can
+            # work until the merchant acts, so the drainer pauses the channel rather than
+            # dead-lettering every entry. An adapter that knows better (which scope, a
+            # token to refresh first) raises its own ChannelNeedsAction before this.
+            name = KIND_NAMES.get(self.kind, self.kind)
+            return ChannelNeedsAction(
+                message,
+                action=f"{name} refused the credentials: update them on the channel page",
+                status_code=status,
+            )
         return ChannelRejected(message, status_code=status)
 
     def _default_retry_after(self, response: httpx.Response) -> float | None:

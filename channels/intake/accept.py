@@ -20,12 +20,19 @@ from ..models import Channel, InboundEvent, InboundStatus
 from ..webhooks.verify import Delivery, MalformedDelivery
 from .wake import processing_wanted
 
+
+def storable_reason(text: str) -> str:
+    """A reason may quote the channel's text: keep it storable and short."""
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:2000]
+
+
 _TABLE = InboundEvent._meta.db_table
 _CHANNELS = Channel._meta.db_table
 _INSERT = f"""
     INSERT INTO {_TABLE} (channel_id, dedupe_key, topic, body, headers, received_at,
         source_timestamp, status, attempts, error, unmapped_skus)
-    SELECT %s, %s, %s, %s, %s, %s, %s, '{InboundStatus.RECEIVED}', 0, '', '[]'
+    SELECT %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, '[]'
     WHERE EXISTS (
         SELECT 1 FROM {_CHANNELS} WHERE id = %s AND updated_at = %s AND enabled
     )
@@ -49,12 +56,20 @@ class ChannelChanged(Exception):
 
 
 def inbox_accept(
-    *, channel_id: int, channel_updated_at, delivery: Delivery, body: bytes
+    *,
+    channel_id: int,
+    channel_updated_at,
+    delivery: Delivery,
+    body: bytes,
+    unreadable: str = "",
 ) -> tuple[int, bool]:
     """Store a verified delivery for the channel, if the channel is still enabled and as
     of `channel_updated_at`. Returns (inbox row id, created); a redelivery creates
     nothing. Raises MalformedDelivery for what cannot be stored, ChannelChanged when the
-    channel moved on (nothing stored)."""
+    channel moved on (nothing stored).
+
+    With `unreadable` (the reason, `unreadable.py`) the row is parked as "unreadable"
+    for a person, and the intake worker is not woken: there is nothing for it to do."""
     check_storable(delivery)
     text = body.decode("utf-8", errors="replace")
     if "\x00" in text:
@@ -67,6 +82,8 @@ def inbox_accept(
         json.dumps(delivery.kept_headers),
         timezone.now(),
         delivery.source_timestamp,
+        InboundStatus.UNREADABLE if unreadable else InboundStatus.RECEIVED,
+        storable_reason(unreadable) if unreadable else "",
         channel_id,
         connection.ops.adapt_datetimefield_value(channel_updated_at),
     ]
@@ -79,5 +96,6 @@ def inbox_accept(
             if first is None:
                 raise ChannelChanged(channel_id)
             return first[0], False
-    transaction.on_commit(processing_wanted)
+    if not unreadable:
+        transaction.on_commit(processing_wanted)
     return row[0], True

@@ -5,7 +5,9 @@ A message is deleted from SQS only after its inbox row has committed, so a crash
 between the two re-delivers it, and the inbox's UNIQUE dedupe key
 (NotificationMetadata.NotificationId) makes the re-delivery a no-op. A message that
 cannot be parsed is left in the queue for SQS's own redrive policy (its dead-letter
-queue), never deleted silently.
+queue), never deleted silently. A message that is JSON but cannot be read (an unknown
+notification type, missing fields) is stored as "unreadable" for a person and deleted,
+as the web intake does with such deliveries.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import boto3
 from botocore.config import Config
 
 from foundation.egress import EgressRefused, check_outbound_url
-from foundation.metrics import WEBHOOKS
+from foundation.metrics import UNREADABLE, WEBHOOKS
 
 from ..models import Channel, ChannelKind
-from ..webhooks.parse import parse_amazon_notification, parse_events
-from ..webhooks.verify import WebhookRejected
+from ..webhooks.parse import parse_amazon_notification
+from ..webhooks.verify import MalformedDelivery, WebhookRejected
 from .accept import inbox_accept
+from .unreadable import Unreadable, delivery_parked, delivery_read
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +67,34 @@ def amazon_poll_channel(*, channel: Channel, wait_seconds: int = 10, rounds: int
             break
         for message in messages:
             body = message["Body"]
+            unreadable = ""
             try:
-                delivery = parse_amazon_notification(body)
-                parse_events(channel.kind, delivery.topic, delivery.payload)
+                try:
+                    delivery = parse_amazon_notification(body)
+                except MalformedDelivery as exc:
+                    delivery = delivery_parked(refusal=exc, body=body.encode(), method="POST")
+                    unreadable = str(exc)
+                else:
+                    try:
+                        delivery_read(channel.kind, delivery.topic, delivery.payload)
+                    except Unreadable as exc:
+                        unreadable = exc.reason
                 _, created = inbox_accept(
                     channel_id=channel.pk,
                     channel_updated_at=channel.updated_at,
                     delivery=delivery,
                     body=body.encode(),
+                    unreadable=unreadable,
                 )
             except WebhookRejected as exc:
                 WEBHOOKS.labels(channel=channel.slug, outcome="400").inc()
                 logger.error("amazon %s: unusable notification left in SQS: %s", channel.slug, exc)
                 continue
-            WEBHOOKS.labels(
-                channel=channel.slug, outcome="accepted" if created else "duplicate"
-            ).inc()
+            outcome = "accepted" if created else "duplicate"
+            if created and unreadable:
+                outcome = "unreadable"
+                UNREADABLE.labels(kind=channel.kind).inc()
+            WEBHOOKS.labels(channel=channel.slug, outcome=outcome).inc()
             client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             stored += int(created)
         wait_seconds = 0  # drain what is there, but long-poll only once per run

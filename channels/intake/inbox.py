@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from foundation.db import update_each
-from foundation.metrics import EVENTS
+from foundation.metrics import EVENTS, UNREADABLE
 from foundation.queueing import enqueue
 from ledger.models import Sku, normalize_sku_code
 from ledger.services import (
@@ -52,9 +52,9 @@ from ..wakeup import (
     lease_take_any,
 )
 from ..webhooks.events import LevelReported, OrderEvent
-from ..webhooks.parse import parse_events
 from ..webhooks.verify import WebhookRejected
 from .orders import order_event_apply
+from .unreadable import Unreadable, delivery_read, storable_reason
 from .wake import PROCESS_TASK, PROCESSOR_LEASE_MS, WAKE_FLAG, processor_leases
 
 logger = logging.getLogger(__name__)
@@ -152,6 +152,8 @@ def _process(claim) -> list[InboundEvent]:
         return [event for pk in claimed for event in _process(_claimable_one(pk))]
     for event in events:
         EVENTS.labels(channel=event.channel.slug, status=event.status).inc()
+        if event.status == InboundStatus.UNREADABLE:
+            UNREADABLE.labels(kind=event.channel.kind).inc()
     return events
 
 
@@ -227,7 +229,7 @@ class _BatchContext:
         for event in events:
             try:
                 payload = json.loads(event.body) if event.body else {}
-                canonical = parse_events(event.channel.kind, event.topic, payload)
+                canonical = delivery_read(event.channel.kind, event.topic, payload)
             except Exception as exc:  # noqa: BLE001 - raised again when the event is applied
                 context.parsed[event.pk] = exc
                 continue
@@ -301,8 +303,15 @@ def _process_one(event: InboundEvent, context: _BatchContext, *, alone: bool) ->
         else:
             try:
                 status, unmapped = _apply(event, context)
+            except Unreadable:
+                raise  # raised before the delivery wrote anything: the batch goes on
             except Exception as exc:
                 raise _BatchFailed(f"delivery {event.pk}: {type(exc).__name__}: {exc}") from exc
+    except Unreadable as exc:
+        # Stored as readable, but this hub cannot read it (a parser changed since, or a
+        # row stored before unknown topics were parked): parked for a person, unapplied.
+        event.status, event.error = InboundStatus.UNREADABLE, storable_reason(exc.reason)
+        event.next_attempt_at = None
     except WebhookRejected as exc:
         # Verified at the door but unusable: retrying cannot help.
         event.status, event.error = InboundStatus.DEAD, _storable(str(exc))[:2000]
@@ -404,6 +413,7 @@ def inbox_purge(*, now=None, keep_days: int | None = None) -> int:
         InboundStatus.DUPLICATE,
         InboundStatus.IGNORED_STALE,
         InboundStatus.UNMAPPED,
+        InboundStatus.HANDLED,
     ]
     deleted, _ = InboundEvent.objects.filter(
         status__in=settled, received_at__lt=now - timedelta(days=max(days, 30))

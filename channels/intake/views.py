@@ -1,8 +1,10 @@
 """POST /webhooks/<slug>/: verify, check, store, answer — in milliseconds.
 
-Nothing here touches stock: the delivery is verified and parsed (so a malformed one is
-refused now, while the sender still listens), stored in the inbox, and processed by a
-worker. Every answer is JSON; every outcome is counted in /metrics.
+Nothing here touches stock: the delivery is verified and parsed, stored in the inbox,
+and processed by a worker. A verified JSON delivery the hub cannot read (an unknown
+topic, missing fields) is stored too, as "unreadable" for a person, and answered 200: a
+sender that keeps being refused disables the endpoint (`unreadable.py`). Every answer is
+JSON; every outcome is counted in /metrics.
 
 A plain Django view, not a DRF one: a channel needs no content negotiation, parsers,
 authentication classes or browsable renderer, and in a webhook storm each of those is
@@ -17,13 +19,13 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from foundation.errors import error_body
-from foundation.metrics import UNKNOWN_CHANNEL, WEBHOOKS
+from foundation.metrics import UNKNOWN_CHANNEL, UNREADABLE, WEBHOOKS
 from foundation.permissions import PUBLIC
 
-from ..webhooks.errors import TopicMismatch
-from ..webhooks.parse import parse_events
+from ..webhooks.errors import MalformedDelivery, TopicMismatch
 from ..webhooks.verify import Delivery, WebhookRejected
 from .accept import ChannelChanged, inbox_accept
+from .unreadable import Unreadable, delivery_parked, delivery_read
 from .verify import IntakeChannel, delivery_verify, intake_channel
 
 MAX_BODY = 1024 * 1024
@@ -77,22 +79,34 @@ def _receive(request: HttpRequest, slug: str, channel: IntakeChannel | None):
     body = _body(request)
     if body is None:
         return _refuse(slug, "too_large", "Webhook bodies are limited to 1 MiB.", 413)
+    unreadable = ""
     try:
-        delivery = delivery_verify(
-            channel,
-            body=body,
-            headers=_headers(request.META),
-            method=request.method,
-            query=request.GET,
-        )
-        if delivery.challenge_response is not None or delivery.ping:
-            return _acknowledge(slug, delivery)
-        parse_events(channel.kind, delivery.topic, delivery.payload)
+        try:
+            delivery = delivery_verify(
+                channel,
+                body=body,
+                headers=_headers(request.META),
+                method=request.method,
+                query=request.GET,
+            )
+        except MalformedDelivery as exc:
+            # Signed, but the verifier could not find its ids or topic in it: parked
+            # when the body is JSON, refused otherwise.
+            delivery = delivery_parked(refusal=exc, body=body, method=request.method)
+            unreadable = str(exc)
+        else:
+            if delivery.challenge_response is not None or delivery.ping:
+                return _acknowledge(slug, delivery)
+            try:
+                delivery_read(channel.kind, delivery.topic, delivery.payload)
+            except Unreadable as exc:
+                unreadable = exc.reason
         event_id, created = inbox_accept(
             channel_id=channel.pk,
             channel_updated_at=channel.updated_at,
             delivery=delivery,
             body=body,
+            unreadable=unreadable,
         )
     except ChannelChanged:
         return None
@@ -102,6 +116,10 @@ def _receive(request: HttpRequest, slug: str, channel: IntakeChannel | None):
             # since this process read the channel.
             return None
         return _refuse(slug, _error_code(exc), str(exc), exc.status_code)
+    if unreadable and created:
+        UNREADABLE.labels(kind=channel.kind).inc()
+        WEBHOOKS.labels(channel=slug, outcome="unreadable").inc()
+        return JsonResponse({"status": "unreadable", "event_id": event_id, "reason": unreadable})
     outcome = "accepted" if created else "duplicate"
     WEBHOOKS.labels(channel=slug, outcome=outcome).inc()
     return JsonResponse({"status": outcome, "event_id": event_id})

@@ -8,6 +8,11 @@
 4. Record, per entry, in one transaction: confirmed; back to pending with backoff and
    jitter (at least 60 s after a 429 or timeout, Retry-After honoured); superseded when
    a newer target is already pending; dead (the DLQ) after the last attempt.
+
+A channel that says nothing will work until the merchant acts (ChannelNeedsAction: a
+refused credential, a missing scope) is marked as needing action (`attention`): its
+entries stay pending with no attempt spent, and its drains stop, like an open breaker,
+until the merchant changes its credentials or settings or presses "Try again".
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from foundation.queueing import enqueue
 
 from ..adapters.base import (
     ChannelError,
+    ChannelNeedsAction,
     ChannelNotSent,
     ChannelRejected,
     ChannelThrottled,
@@ -49,6 +55,7 @@ from ..models import (
 )
 from ..wakeup import lease_release, lease_renew, lease_take
 from . import breaker
+from .attention import channel_needs_action_mark
 from .revisions import revisions_held, revisions_record
 from .wake import DRAIN_TASK, drain_flag_clear, drain_flag_raised, drain_lease_key
 
@@ -72,8 +79,10 @@ MAX_BATCHES_PER_RUN = 50
 
 MAX_TOKEN_WAIT = 1.0  # a worker slot is worth more than a short sleep
 HOLD_RECHECK = 30.0  # a push held for its listing's revision budget is looked at again
-# Outcomes of pushes that were never sent: the channel is neither failing nor fine.
-NOT_SENT = ("deferred", "held")
+# Outcomes of pushes that were never sent, or that the channel refused until its merchant
+# acts ("needs_action"): the channel's service is neither failing nor fine, so the
+# breaker is not fed and no attempt is spent.
+NOT_SENT = ("deferred", "held", "needs_action")
 
 
 class TokensExhausted(ChannelNotSent):
@@ -125,6 +134,8 @@ class Result:
     channel_quantity: int | None = None
     # The channel's ids for a listing the hub had none for, found by SKU during the push.
     found: ListingRef | None = None
+    # needs_action: what the merchant must do, in words (ChannelNeedsAction.action).
+    action: str = ""
 
     def __post_init__(self) -> None:
         if len(self.error) > ERROR_LIMIT:
@@ -144,7 +155,9 @@ def outbox_drain_channel(*, channel_id: int) -> int:
     the lease held returns at once; the holder keeps claiming until nothing is left, and
     after letting go it looks at the drain flag once more, so a commit that lands just as
     it finishes is not left for the sweeper."""
-    channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
+    # A channel that needs its merchant is not drained at all: the attempt could only
+    # be refused again (see `attention`); clearing the state wakes the drain.
+    channel = Channel.objects.filter(pk=channel_id, enabled=True, needs_action="").first()
     if channel is None:
         return 0
     handled = 0
@@ -180,9 +193,10 @@ def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
     for _ in range(MAX_BATCHES_PER_RUN):
         drain_flag_clear(channel.pk)  # commits from now on ask for another look
         lease_renew(lease, hold_ms)
-        if not breaker.allows(channel.slug):
+        if channel.needs_action or not breaker.allows(channel.slug):
             # Open circuit: leave the rows pending (no attempt is spent); the sweep
-            # comes back after the cool-down for the half-open trial.
+            # comes back after the cool-down for the half-open trial. A channel that
+            # needs its merchant waits for the merchant.
             break
         _pace(channel)
         entries = _claim(channel)
@@ -193,6 +207,10 @@ def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
             failed = all(r.outcome in ("retry", "dead") for r in sent)
             breaker.record(channel.slug, ok=not failed)
         _record(channel, results)
+        if actions := [r.action for r in results if r.outcome == "needs_action"]:
+            if channel_needs_action_mark(channel=channel, action=actions[0]):
+                channel.needs_action = actions[0]
+            return handled, None
         deferred = [r.wait or 1.0 for r in results if r.outcome == "deferred"]
         if deferred:
             return handled, min(deferred)  # the sweep comes back when tokens refill
@@ -342,6 +360,13 @@ def _send(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
                 ]
     except ChannelNotSent as exc:
         return [Result(entry, "deferred", str(exc), exc.wait) for entry in entries]
+    except ChannelNeedsAction as exc:
+        # Before ChannelRejected (its base): nothing is dead, the channel waits for its
+        # merchant.
+        return [
+            Result(entry, "needs_action", f"needs action: {exc}", action=exc.action)
+            for entry in entries
+        ]
     except ChannelThrottled as exc:
         wait = max(exc.retry_after or 0, THROTTLE_FLOOR)
         return [Result(entry, "retry", f"throttled: {exc}", wait) for entry in entries]
@@ -503,11 +528,13 @@ def _settle(
         # The channel already confirmed a newer target: never push this one again.
         entry.status = OutboxStatus.SUPERSEDED
         return f"superseded: version {listing.confirmed_version} is confirmed"
-    if result.outcome in ("deferred", "held", "stale") and not newer:
+    if result.outcome in ("deferred", "held", "stale", "needs_action") and not newer:
         # Neither is the channel failing: no attempt is spent, no backoff grows.
         entry.status = OutboxStatus.PENDING
         entry.attempts -= 1
         entry.next_attempt_at = now + timedelta(seconds=result.wait or 1)
+        if result.outcome == "needs_action":
+            entry.next_attempt_at = now  # due the moment the merchant has acted
         listing.state = ListingState.PENDING
         return f"{result.outcome}: {result.error}"
     if newer:
@@ -617,7 +644,9 @@ def outbox_sweep(*, now=None) -> int:
         )
     channel_ids = set(
         OutboxEntry.objects.filter(
-            Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now), channel__enabled=True
+            Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now),
+            channel__enabled=True,
+            channel__needs_action="",
         ).values_list("channel_id", flat=True)
     )
     for channel_id in sorted(channel_ids):

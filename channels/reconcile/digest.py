@@ -19,6 +19,7 @@ from ledger.models import IncidentStatus, OversellIncident
 
 from ..models import (
     DRIFT_UNDECIDED,
+    Channel,
     Digest,
     Drift,
     DriftStatus,
@@ -28,6 +29,7 @@ from ..models import (
     ReconcileRun,
     ReconcileRunStatus,
 )
+from ..selectors import unreadable_waiting
 
 # A push waiting longer than this needs a person's look.
 STUCK_PUSH = timedelta(minutes=30)
@@ -87,11 +89,27 @@ def digest_numbers(*, now: datetime | None = None) -> dict:
         "propagation_p95_seconds": _p95(latencies),
         "pushes_confirmed": len(latencies),
         "channels_reconciled": runs.values("channel_id").distinct().count(),
+        "unreadable_deliveries": unreadable_waiting(),
+        # What each channel's merchant must do, in words: [name, action, since].
+        "channels_needing_action": [
+            [name, action, since.isoformat() if since else None]
+            for name, action, since in Channel.objects.filter(enabled=True)
+            .exclude(needs_action="")
+            .order_by("name")
+            .values_list("name", "needs_action", "needs_action_since")
+        ],
     }
 
 
 def needs_a_person(numbers: dict) -> list[str]:
-    reasons = []
+    reasons = [
+        f"{name}: {action} (pushes paused)"
+        for name, action, _ in numbers.get("channels_needing_action", [])
+    ]
+    if unreadable := numbers.get("unreadable_deliveries"):
+        reasons.append(
+            f"{unreadable} delivery(ies) the hub could not read, waiting beside the orders"
+        )
     if numbers["drift_waiting_for_a_person"]:
         reasons.append(f"{numbers['drift_waiting_for_a_person']} drift record(s) to decide")
     if numbers["dlq_size"]:
@@ -130,6 +148,8 @@ def _body(numbers: dict, reasons: list[str]) -> str:
         f"  Dead-letter queue:           {numbers['dlq_size']}",
         f"  Oldest pending push:         {numbers['oldest_pending_push_at'] or 'none'}",
         f"  Open oversells:              {numbers['open_oversells']}",
+        f"  Unreadable deliveries:       {numbers['unreadable_deliveries']}",
+        f"  Channels needing action:     {len(numbers['channels_needing_action'])}",
         f"  Propagation p95:             {f'{p95:.2f} s' if p95 is not None else 'no pushes'}"
         f" ({numbers['pushes_confirmed']} confirmed)",
         "",

@@ -91,9 +91,14 @@ def reconcile_channel(
     progress: Progress | None = None,
     investigator: Investigator | None = None,
 ) -> ReconcileRun | None:
-    """Reconcile one channel now. None when it is disabled or another worker is on it."""
+    """Reconcile one channel now. None when it is disabled, needs its merchant (its reads
+    would be refused like its pushes: `propagation.attention`) or another worker is on
+    it."""
     channel = Channel.objects.filter(pk=channel_id, enabled=True).first()
     if channel is None:
+        return None
+    if channel.needs_action:
+        logger.info("reconcile of %s skipped: needs action: %s", channel.slug, channel.needs_action)
         return None
     lease = lease_take(_lease_key(channel.pk), LEASE_MS)
     if lease is None:
@@ -197,6 +202,11 @@ def reconcile_due(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     due = []
     for channel in Channel.objects.filter(enabled=True):
+        if channel.needs_action:
+            logger.info(
+                "reconcile of %s skipped: needs action: %s", channel.slug, channel.needs_action
+            )
+            continue
         last = (
             ReconcileRun.objects.filter(channel=channel, dry_run=False)
             .order_by("-id")

@@ -221,9 +221,10 @@ def _parse_standard(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEve
 # --- eBay: envelope {metadata, notification{data}} ----------------------------------
 
 # ASSUMPTION (eBay's data fields are not verified against a live account): order topics carry
-# data {orderId, lineItems: [{sku, quantity, lineItemId}]}. If eBay sends less, the
-# delivery fails as malformed and lands in the DLQ, where it is visible, rather than
-# being silently dropped.
+# data {orderId, lineItems: [{sku, quantity, lineItemId}]}. If eBay sends less, this
+# raises MalformedDelivery and the intake parks the delivery as "unreadable" (stored,
+# answered 200, shown to a person beside the orders; channels/intake/unreadable.py),
+# rather than dropping it or refusing it until eBay gives up on the endpoint.
 _EBAY_ORDER_TOPICS: dict[str, OrderEventKind] = {
     "ORDER_CONFIRMATION": "placed",
     "ITEM_MARKED_SHIPPED": "fulfilled",

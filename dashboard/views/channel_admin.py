@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from channels.health import channel_connection_test
 from channels.models import Channel, ChannelKind
+from channels.propagation.attention import channel_try_again as channel_try_again_service
 from channels.services import channel_create, channel_previous_secret_forget, channel_update
 from channels.webhooks.signing import make_standard_secret
 from foundation.crypto import masked
@@ -187,6 +188,23 @@ def channel_enable(request: HttpRequest, slug: str) -> HttpResponse:
         messages.success(request, notice)
         return redirect("dashboard:channel", slug=channel.slug)
     return _panel(request, channel, notice=notice)
+
+
+@requires({"POST": "channels.change_channel"})
+@require_POST
+def channel_try_again(request: HttpRequest, slug: str) -> HttpResponse:
+    """The merchant says what the channel needed is done: pushes resume (and the next
+    push tells if it is not)."""
+    channel = channel_try_again_service(channel=_channel_or_404(slug), actor=request.user)
+    notice = f"Pushes to {channel.name} resume now."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("dashboard:channel", slug=channel.slug)
+    return render(
+        request,
+        "dashboard/channel_detail.html#needs_action",
+        {"channel": channel, "notice_try_again": notice, "may_change": True},
+    )
 
 
 @requires({"POST": ENDPOINTS})

@@ -58,6 +58,11 @@ class Command(BaseCommand):
                 raise CommandError(f"No enabled channel with slug {channel!r}.")
         failed = False
         for each in channels:
+            if each.needs_action:
+                self.stdout.write(
+                    f"{each.slug}: skipped, the channel needs action: {each.needs_action}"
+                )
+                continue
             bar = Bar(sys.stderr, each.slug)
             run = reconcile_channel(
                 channel_id=each.pk,
