@@ -6,7 +6,6 @@ certify` does (tests/certify/test_certify.py runs the real one)."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,13 @@ from django.utils import timezone
 from certify.models import CertifyRun, RunStatus
 from tests.dashboard.browser_support import CHROMIUM, log_in
 from tests.factories import role_user
+from tests.faults.support import wait_until
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.usefixtures("async_unsafe_orm"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing"),
 ]
-
-
-def wait_for_the_run(timeout: float = 10.0) -> CertifyRun:
-    """The run the page created (its number depends on the tests that ran before)."""
-    deadline = time.monotonic() + timeout
-    while (run := CertifyRun.objects.first()) is None:
-        assert time.monotonic() < deadline, "the page created no run"
-        time.sleep(0.05)
-    return run
 
 
 def test_a_merchant_starts_a_run_watches_it_and_reads_the_report(
@@ -47,7 +38,9 @@ def test_a_merchant_starts_a_run_watches_it_and_reads_the_report(
     assert page.locator("text=No run yet.").is_visible()
     page.check("input[value=quick]")
     page.click("text=Start a run")
-    run = wait_for_the_run()
+    # The run's number depends on the tests that ran before: read it from the database.
+    wait_until(CertifyRun.objects.exists, 10, "the page to create a run", interval=0.05)
+    run = CertifyRun.objects.get()
     page.wait_for_selector(f"text=Certify run {run.pk} started.")
     assert started and "--burst-orders" in started[0]  # the quick sizes
     assert page.locator("button:has-text('Start a run')").is_disabled()  # one at a time
