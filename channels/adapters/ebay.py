@@ -34,8 +34,7 @@ adapter mints a new access token with the refresh-token grant
 (:mod:`channels.webhooks.ebay_oauth`) and keeps it, with ``access_token_expires_at``,
 through its ``credential_store``. A revoked or expired refresh token is a
 :class:`ChannelNeedsAction`. Settings: optional ``content_language`` (default
-``en-US``), ``marketplace_id`` and ``oauth_scopes`` (space-separated, sent with the
-refresh; by default the scopes the seller consented to).
+``en-US``) and ``marketplace_id``.
 """
 
 from __future__ import annotations
@@ -136,9 +135,8 @@ class EbayAdapter(ChannelAdapter):
             "POST",
             ebay_oauth.token_url(self.base_url),
             expected=(400, 401),
-            data=ebay_oauth.refresh_form(
-                str(refresh_token), str(self.settings.get("oauth_scopes") or "")
-            ),
+            # No scope: the new token carries what the seller consented to.
+            data=ebay_oauth.refresh_form(str(refresh_token)),
             headers=ebay_oauth.token_headers(str(client_id), str(secret)),
         )
         try:
