@@ -198,3 +198,25 @@ def test_a_failed_renewal_stores_nothing(ebay):
         ChannelCredentialStore(channel.pk).renew(renew)
 
     assert "access_token" not in Channel.objects.get(pk=channel.pk).credentials
+
+
+def test_the_key_lookup_mints_an_application_token_or_uses_what_the_channel_has(ebay):
+    from channels.intake.verify import intake_channel
+
+    _, with_keys, _ = ebay()
+    bare = channel_create(
+        slug="bare",
+        kind="ebay",
+        name="bare",
+        webhook_secret="x" * 32,
+        credentials={"access_token": "v^1.1#user"},
+        settings={"base_url": "https://api.ebay.com"},
+    )
+
+    keyed = intake_channel(with_keys.slug, fresh=True).settings
+    assert (keyed["client_id"], "application_token" in keyed) == (
+        with_keys.credentials["client_id"],
+        False,
+    )
+    # A channel with a bare access token has nothing else to send.
+    assert intake_channel(bare.slug, fresh=True).settings["application_token"] == "v^1.1#user"
