@@ -117,11 +117,49 @@ class EbayAdapter(ChannelAdapter):
             return True
         return not ebay_oauth.still_good(expires_at, now=datetime.now(UTC))
 
+    def _send(
+        self, method: str, url: str, *, expected: Any = (), cost: float = 1.0, **kwargs: Any
+    ) -> httpx.Response:
+        """As the base class, and a 401 to a user token that should still be good (eBay
+        revoked it early: a password change) renews it once and sends again."""
+        try:
+            return super()._send(method, url, expected=expected, cost=cost, **kwargs)
+        except ChannelRejected as exc:
+            authorization = str((kwargs.get("headers") or {}).get("Authorization", ""))
+            if (
+                exc.status_code != 401
+                or not authorization.startswith("Bearer ")
+                or not self.credentials.get("refresh_token")
+            ):
+                raise
+            token = self._renewed_after(authorization.removeprefix("Bearer "))
+            kwargs["headers"] = {**kwargs["headers"], "Authorization": f"Bearer {token}"}
+            return super()._send(method, url, expected=expected, cost=cost, **kwargs)
+
+    def _renewed_after(self, refused: str) -> str:
+        """A token other than ``refused``: the one another process stored since, or a new
+        one."""
+
+        def renewal(credentials: Mapping[str, Any]) -> dict[str, Any] | None:
+            if credentials.get("access_token") != refused and not self._token_due(credentials):
+                return None
+            return self._mint(credentials)
+
+        if self.credential_store is not None:
+            current = self.credential_store.renew(renewal)
+        else:
+            current = {**self.credentials, **(renewal(self.credentials) or {})}
+        self.credentials.update(current)
+        return str(self.credentials["access_token"])
+
     def _renewal(self, credentials: Mapping[str, Any]) -> dict[str, Any] | None:
         """The credentials to store after a refresh-token grant, or None when the stored
         token is still good (renewed by another process)."""
         if not self._token_due(credentials):
             return None
+        return self._mint(credentials)
+
+    def _mint(self, credentials: Mapping[str, Any]) -> dict[str, Any]:
         client_id, secret = credentials.get("client_id"), credentials.get("client_secret")
         refresh_token = credentials.get("refresh_token")
         if not client_id or not secret or not refresh_token:

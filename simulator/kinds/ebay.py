@@ -136,6 +136,9 @@ class EbayApi(KindApi):
             return None
         if not token or (expected and token != expected):
             return self._invalid_token()
+        if store.token_lifetime_seconds and token != expected:
+            # Tokens expire here: only one the identity endpoint issued is good.
+            return self._invalid_token()
         return None
 
     @staticmethod

@@ -373,3 +373,37 @@ def test_fetch_order_of_an_unknown_order_is_refused(store_with_adapter):
         adapter.fetch_order("00-00000-00000")
 
     assert refused.value.status_code == 404
+
+
+def test_a_token_ebay_revoked_early_is_renewed_once_and_the_call_sent_again(
+    store_with_adapter, control
+):
+    store, adapter = store_with_adapter("ebay", {"TEE-S": 5}, token_lifetime_seconds=3600)
+    # Good for an hour by the hub's count, unknown to eBay (revoked by a password change).
+    adapter.credentials["access_token"] = "v^1.1#revoked-early"
+    adapter.credentials["access_token_expires_at"] = (
+        datetime.now(UTC) + timedelta(hours=1)
+    ).isoformat()
+
+    assert adapter.read_levels([ListingRef(sku="TEE-S")]) == {"TEE-S": 5}
+
+    assert adapter.credentials["access_token"] != "v^1.1#revoked-early"
+    statuses_seen = [(e["path"], e["status"]) for e in control.log(store["store"])]
+    assert statuses_seen == [
+        ("/sell/inventory/v1/bulk_get_inventory_item", 401),
+        ("/identity/v1/oauth2/token", 200),
+        ("/sell/inventory/v1/bulk_get_inventory_item", 200),
+    ]
+
+
+def test_a_bare_access_token_refused_by_ebay_is_not_retried(store_with_adapter, control):
+    store, adapter = store_with_adapter(
+        "ebay", {"TEE-S": 5}, credentials={"access_token": "the-right-one"}
+    )
+    adapter.credentials["access_token"] = "a-wrong-one"
+
+    with pytest.raises(ChannelRejected) as refused:
+        adapter.read_levels([ListingRef(sku="TEE-S")])
+
+    assert refused.value.status_code == 401
+    assert len(control.log(store["store"])) == 1
