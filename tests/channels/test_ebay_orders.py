@@ -220,3 +220,40 @@ def test_the_key_lookup_mints_an_application_token_or_uses_what_the_channel_has(
     )
     # A channel with a bare access token has nothing else to send.
     assert intake_channel(bare.slug, fresh=True).settings["application_token"] == "v^1.1#user"
+
+
+def test_processes_renewing_at_once_wait_for_each_other_and_renew_once(ebay):
+    import threading
+    import time
+
+    from django.db import connection
+
+    _, channel, _ = ebay()
+    seen: list[str | None] = []
+    first_inside = threading.Event()
+
+    def renew(current):
+        seen.append(current.get("access_token"))
+        if current.get("access_token"):
+            return None
+        first_inside.set()
+        time.sleep(0.5)  # the grant's round trip, with the row lock held
+        return {"access_token": "minted-once"}
+
+    def worker(results: list) -> None:
+        try:
+            results.append(ChannelCredentialStore(channel.pk).renew(renew)["access_token"])
+        finally:
+            connection.close()
+
+    results: list[str] = []
+    first = threading.Thread(target=worker, args=(results,))
+    first.start()
+    assert first_inside.wait(5)
+    second = threading.Thread(target=worker, args=(results,))
+    second.start()
+    first.join(10)
+    second.join(10)
+
+    assert results == ["minted-once", "minted-once"]
+    assert seen == [None, "minted-once"]  # the second read the credentials under the lock
