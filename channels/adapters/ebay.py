@@ -222,13 +222,20 @@ class EbayAdapter(ChannelAdapter):
             return []
         unmapped = [push.ref.sku for push in pushes if not push.ref.external_id]
         looked_up, refused = self._look_up_offers(unmapped) if unmapped else ({}, {})
+        # The offer ids to send each push with (the lookup's, for SKUs the hub had none
+        # for); None for a SKU getOffers refused, which is not sent.
+        refs: list[ListingRef | None] = [
+            push.ref
+            if push.ref.external_id
+            else None
+            if push.ref.sku in refused
+            else looked_up.get(push.ref.sku, push.ref)
+            for push in pushes
+        ]
         requests = []
-        sent = []
-        for push in pushes:
-            if not push.ref.external_id and push.ref.sku in refused:
+        for push, ref in zip(pushes, refs, strict=True):
+            if ref is None:
                 continue
-            sent.append(push)
-            ref = push.ref if push.ref.external_id else looked_up.get(push.ref.sku, push.ref)
             request: dict[str, Any] = {
                 "sku": push.ref.sku,
                 "shipToLocationAvailability": {"quantity": push.quantity},
@@ -254,17 +261,16 @@ class EbayAdapter(ChannelAdapter):
             for answer in answers:
                 by_sku.setdefault(str(answer.get("sku")), []).append(answer)
         outcomes = []
-        for push in pushes:
-            if push in sent:
-                ref = push.ref if push.ref.external_id else looked_up.get(push.ref.sku, push.ref)
-                outcome = self._outcome(push, by_sku.get(push.ref.sku, []))
-                # Keep the offer ids the lookup found, so the next push need not look again.
-                outcome.ref = ref
-                outcomes.append(outcome)
-            else:
+        for push, ref in zip(pushes, refs, strict=True):
+            if ref is None:
                 outcomes.append(
                     PushOutcome(ref=push.ref, status="failed", error=refused[push.ref.sku])
                 )
+                continue
+            outcome = self._outcome(push, by_sku.get(push.ref.sku, []))
+            # Keep the offer ids the lookup found, so the next push need not look again.
+            outcome.ref = ref
+            outcomes.append(outcome)
         return outcomes
 
     @staticmethod
