@@ -100,6 +100,7 @@ def channel_connection_test(*, channel: Channel, sample: int = 3) -> dict:
 
     from .adapters.base import ChannelError, ListingRef, adapter_for
     from .models import Listing
+    from .tokens import channel_credential_store
 
     refs = [
         ListingRef(
@@ -121,6 +122,7 @@ def channel_connection_test(*, channel: Channel, sample: int = 3) -> dict:
             credentials={"webhook_secret": channel.webhook_secret, **(channel.credentials or {})},
             settings=settings,
             timeout=min(float(settings.get("timeout_seconds", 10)), 10.0),
+            credential_store=channel_credential_store(channel),
         ) as adapter:
             levels = adapter.read_levels(refs)
     except ChannelError as exc:

@@ -56,7 +56,8 @@ class SimulatorClient:
         **options: Any,
     ) -> dict[str, Any]:
         """Create or replace a store; ``options``: rate_limit, credentials, variations,
-        seller_id, marketplace_id, product_type, revisions_per_listing_per_day."""
+        seller_id, marketplace_id, product_type, revisions_per_listing_per_day,
+        token_lifetime_seconds and unpublished_skus (eBay)."""
         payload = {
             "kind": kind,
             "store": store,

@@ -11,11 +11,15 @@ All bodies are JSON. Errors answer ``{"error": code, "message": text}``.
      "variations": {"SKU": "PARENT-SKU"},                      # woocommerce
      "location_id",                                            # shopify
      "seller_id", "marketplace_id", "product_type",            # amazon
-     "revisions_per_listing_per_day"}                          # ebay (default 250)
+     "revisions_per_listing_per_day",                          # ebay (default 250)
+     "token_lifetime_seconds", "unpublished_skus"}             # ebay
 
   ``location_id`` and ``seller_id`` pin the id the store insists on; left out, the store
   accepts whatever the hub is configured with. An eBay store refuses a listing's revision
   past its daily cap (any 24 hours) and counts it in ``revision_limit_violations``.
+  ``token_lifetime_seconds`` (eBay, default 0: off) makes the store's access tokens
+  expire and its channel credentials carry client_id, client_secret and refresh_token for
+  the identity endpoint; ``unpublished_skus`` lists SKUs whose offer is unpublished.
 
   Answers 201 with the store's description: ``base_url``, the (possibly generated)
   ``webhook_secret``, ``listings`` (the channel ids per SKU) and ``channel`` (the
@@ -259,6 +263,18 @@ class Control:
             if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
                 raise bad_request("revisions_per_listing_per_day must be a positive integer")
             extra["revisions_per_listing_per_day"] = cap
+        if "token_lifetime_seconds" in data:
+            lifetime = data["token_lifetime_seconds"]
+            if not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime < 0:
+                raise bad_request("token_lifetime_seconds must be a non-negative integer")
+            extra["token_lifetime_seconds"] = lifetime
+        if "unpublished_skus" in data:
+            unpublished = data["unpublished_skus"]
+            if not isinstance(unpublished, list) or not all(
+                isinstance(sku, str) for sku in unpublished
+            ):
+                raise bad_request("unpublished_skus must be a list of SKUs")
+            extra["unpublished"] = set(unpublished)
         return Store(
             kind=api.kind,
             name=name,

@@ -152,6 +152,13 @@ class Store:
     # eBay: revisions a listing may take in any 24 hours; the times of its latest ones.
     revisions_per_listing_per_day: int = 250
     revisions: dict[str, deque[float]] = field(default_factory=dict)
+    # eBay: seconds an access token from the identity endpoint lives (0: the store hands
+    # out no refresh credentials and its static token never expires); the tokens it
+    # issued, with their expiry (time.time()) and grant ("user" or "application"); SKUs
+    # whose offer is not published.
+    token_lifetime_seconds: int = 0
+    issued_tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
+    unpublished: set[str] = field(default_factory=set)
     levels: dict[str, int] = field(default_factory=dict)
     # eBay keeps the offer's quantity apart from the inventory item's.
     offer_levels: dict[str, int] = field(default_factory=dict)

@@ -45,7 +45,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -159,6 +159,18 @@ KIND_NAMES = {
 }
 
 
+class CredentialStore(Protocol):
+    """Where a channel's credentials live, for an adapter that renews a token in them
+    (eBay's user access token). ``renew`` takes a lock that other processes respect,
+    reads the stored credentials afresh, calls ``change`` with them and stores what it
+    returns (None: nothing to store, another process renewed meanwhile); it returns the
+    credentials as they now are. An exception from ``change`` stores nothing."""
+
+    def renew(
+        self, change: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+    ) -> Mapping[str, Any]: ...
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
 
@@ -240,6 +252,7 @@ class ChannelAdapter(ABC):
         client: httpx.Client | None = None,
         timeout: float = 10.0,
         throttle: Callable[[float], None] | None = None,
+        credential_store: CredentialStore | None = None,
     ) -> None:
         if not base_url:
             raise ChannelRejected(f"{self.kind}: the channel has no base_url")
@@ -250,6 +263,8 @@ class ChannelAdapter(ABC):
         # Called before every HTTP request with its cost: the hub's shared token bucket for
         # the channel (it waits, or raises a ChannelError when the wait would be too long).
         self.throttle = throttle
+        # Where a renewed token is kept (None: renewed in this adapter's memory only).
+        self.credential_store = credential_store
         self._owns_client = client is None
         self._client = (
             client

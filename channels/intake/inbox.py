@@ -53,6 +53,7 @@ from ..wakeup import (
 )
 from ..webhooks.events import LevelReported, OrderEvent
 from ..webhooks.verify import WebhookRejected
+from .order_fetch import orders_fetched
 from .orders import order_event_apply
 from .unreadable import Unreadable, delivery_read, storable_reason
 from .wake import PROCESS_TASK, PROCESSOR_LEASE_MS, WAKE_FLAG, processor_leases
@@ -221,6 +222,8 @@ class _BatchContext:
     # (kept only if it applies), and of the batch's applied deliveries.
     delivery_sales: Counter = field(default_factory=Counter)
     sales: Counter = field(default_factory=Counter)
+    # Order lines read from the channel for notifications that name only the order.
+    orders: dict = field(default_factory=dict)
 
     @classmethod
     def prefetch(cls, events: list[InboundEvent]) -> _BatchContext:
@@ -230,6 +233,7 @@ class _BatchContext:
             try:
                 payload = json.loads(event.body) if event.body else {}
                 canonical = delivery_read(event.channel.kind, event.topic, payload)
+                canonical = orders_fetched(event.channel, canonical, context.orders)
             except Exception as exc:  # noqa: BLE001 - raised again when the event is applied
                 context.parsed[event.pk] = exc
                 continue

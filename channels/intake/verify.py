@@ -114,12 +114,14 @@ def _secret_settings(channel: Channel) -> dict:
     credentials = channel.credentials or {}
     keys = ("verification_token", "application_token", "endpoint_url")
     secret = {key: credentials[key] for key in keys if key in credentials}
-    if (
-        channel.kind == "ebay"
-        and "application_token" not in secret
-        and credentials.get("access_token")
-    ):
-        # eBay's public-key lookup wants an OAuth token; without a separate application
-        # token, the channel's own access token is the one we have.
-        secret["application_token"] = credentials["access_token"]
+    if channel.kind == "ebay" and "application_token" not in secret:
+        if credentials.get("client_id") and credentials.get("client_secret"):
+            # eBay's public-key lookup wants an application token: the verifier mints
+            # one from the app's keys (client-credentials grant), never the seller's.
+            secret["client_id"] = credentials["client_id"]
+            secret["client_secret"] = credentials["client_secret"]
+        elif credentials.get("access_token"):
+            # A channel set up with a bare access token has no app keys to mint with:
+            # that token is the only one there is.
+            secret["application_token"] = credentials["access_token"]
     return secret

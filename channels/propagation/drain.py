@@ -53,6 +53,7 @@ from ..models import (
     OutboxEntry,
     OutboxStatus,
 )
+from ..tokens import channel_credential_store
 from ..wakeup import lease_release, lease_renew, lease_take
 from . import breaker
 from .attention import channel_needs_action_mark
@@ -342,6 +343,7 @@ def _send(channel: Channel, entries: list[OutboxEntry]) -> list[Result]:
             settings=channel.settings or {},
             timeout=float((channel.settings or {}).get("timeout_seconds", 10)),
             throttle=token_taker(channel),
+            credential_store=channel_credential_store(channel),
         ) as adapter:
             outcomes = adapter.push_levels(pushes)
             not_listed = _not_listed(adapter, outcomes)

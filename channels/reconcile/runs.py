@@ -24,6 +24,7 @@ from foundation.queueing import enqueue
 
 from ..adapters.base import ChannelError, ChannelThrottled, ListingRef, adapter_for
 from ..models import Channel, Listing, ListingState, ReconcileRun, ReconcileRunStatus
+from ..tokens import channel_credential_store
 from ..wakeup import lease_release, lease_renew, lease_take
 from .budget import reconcile_taker, yield_to_pushes
 from .compare import batch_compare
@@ -122,6 +123,7 @@ def _run(channel: Channel, run: ReconcileRun, lease, *, progress, investigator) 
         settings=settings_,
         timeout=float(settings_.get("timeout_seconds", 10)),
         throttle=reconcile_taker(channel),
+        credential_store=channel_credential_store(channel),
     ) as adapter:
         while True:
             lease_renew(lease, LEASE_MS)

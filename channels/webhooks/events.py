@@ -24,6 +24,9 @@ class OrderEvent:
     order_id: str
     lines: tuple[OrderLine, ...]
     occurred_at: datetime | None
+    # The notification names only the order (eBay's ORDER_CONFIRMATION): the intake
+    # worker reads its lines from the channel before applying it.
+    lines_to_fetch: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,11 +220,18 @@ def _parse_standard(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEve
 
 # --- eBay: envelope {metadata, notification{data}} ----------------------------------
 
-# ASSUMPTION (eBay's data fields are not verified against a live account): order topics carry
-# data {orderId, lineItems: [{sku, quantity, lineItemId}]}. If eBay sends less, this
-# raises MalformedDelivery and the intake parks the delivery as "unreadable" (stored,
-# answered 200, shown to a person beside the orders; channels/intake/unreadable.py),
-# rather than dropping it or refusing it until eBay gives up on the endpoint.
+# ORDER_CONFIRMATION names the order and nothing else the hub can use: eBay's published
+# schema (https://developer.ebay.com/api-docs/master/commerce/notification/asyncapi/
+# order_confirmation.yaml) says one is sent per line item and "the seller looks up the
+# orderId from the notification" to read the order, so the intake worker fetches the
+# lines (getOrder) before applying it; lines inside `data` are not eBay's and are not read.
+# ITEM_AVAILABILITY is a listing-availability topic for buyers (AVAILABLE, UNAVAILABLE,
+# TEMPORARILY_UNAVAILABLE; https://developer.ebay.com/develop/api/buy/notification_events)
+# that never carries a quantity: it moves nothing and is not a stock report.
+# ASSUMPTION (unverified against a live account): ITEM_MARKED_SHIPPED carries data
+# {orderId, lineItems: [{sku, quantity, lineItemId}]}. If eBay sends less, this raises
+# MalformedDelivery and the intake parks the delivery as "unreadable" (stored, answered
+# 200, shown to a person beside the orders; channels/intake/unreadable.py).
 _EBAY_ORDER_TOPICS: dict[str, OrderEventKind] = {
     "ORDER_CONFIRMATION": "placed",
     "ITEM_MARKED_SHIPPED": "fulfilled",
@@ -232,30 +239,23 @@ _EBAY_ORDER_TOPICS: dict[str, OrderEventKind] = {
 
 
 def _parse_ebay(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent]:
-    if topic not in _EBAY_ORDER_TOPICS and topic != "ITEM_AVAILABILITY":
+    if topic not in _EBAY_ORDER_TOPICS:
         return []
     notification = _fields.mapping(payload.get("notification"), "notification")
     data = _fields.mapping(notification.get("data"), "notification.data")
     occurred_at = _fields.timestamp(notification.get("eventDate"), "notification.eventDate")
-    if topic == "ITEM_AVAILABILITY":
-        # Same unverified shape; without both fields there is nothing to compare.
-        if data.get("sku") is None or data.get("quantity") is None:
-            return []
-        sku = _fields.sku(data["sku"], "notification.data.sku")
-        item_id = data.get("itemId")
+    order_id = _fields.reference(data.get("orderId"), "notification.data.orderId")
+    if topic == "ORDER_CONFIRMATION":
         return [
-            LevelReported(
-                sku=sku,
-                external_id=sku
-                if item_id is None
-                else _fields.identifier(item_id, "notification.data.itemId"),
-                quantity=_fields.level_quantity(data["quantity"], "notification.data.quantity"),
+            OrderEvent(
+                kind="placed",
+                order_id=order_id,
+                lines=(),
                 occurred_at=occurred_at,
+                lines_to_fetch=True,
             )
         ]
     lines = []
-    # ORDER_CONFIRMATION fires once per line item, the line's fields flat in `data`; a
-    # `lineItems` array (the order-level shape) is accepted too.
     items = data.get("lineItems")
     if items is None and "sku" in data:
         items = [data]
@@ -271,10 +271,7 @@ def _parse_ebay(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent]:
             )
         )
     return _order_event(
-        _EBAY_ORDER_TOPICS[topic],
-        order_id=_fields.reference(data.get("orderId"), "notification.data.orderId"),
-        lines=lines,
-        occurred_at=occurred_at,
+        _EBAY_ORDER_TOPICS[topic], order_id=order_id, lines=lines, occurred_at=occurred_at
     )
 
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from foundation.egress import EgressRefused, check_outbound_url
 
-from . import _fields
+from . import _fields, ebay_oauth
 from .errors import MalformedDelivery, SignatureInvalid, VerificationUnavailable, WebhookRejected
 from .signing import EBAY_DIGESTS, hmac_sha256, standard_secret_key, standard_signature
 
@@ -320,8 +320,10 @@ def verify_ebay(
 
     ``settings``: ``verification_token`` and ``endpoint_url`` (for the challenge, exactly
     as registered with eBay), optional ``notification_key_url`` (``{kid}`` is replaced)
-    and ``application_token`` (sent as a bearer token; eBay's key endpoint wants an
-    application access token, which the adapter mints). ``secrets`` is not used.
+    and ``application_token`` (sent as a bearer token). eBay's key endpoint wants an
+    application access token: without a configured one, ``client_id`` and
+    ``client_secret`` mint it (client-credentials grant at ``base_url``'s identity
+    endpoint), cached until it expires. ``secrets`` is not used.
     """
     header = _lower(headers)
     if method.upper() == "GET":
@@ -446,6 +448,7 @@ _EBAY_KEYS: dict[str, tuple[datetime, ec.EllipticCurvePublicKey]] = {}
 
 def clear_ebay_key_cache() -> None:
     _EBAY_KEYS.clear()
+    _EBAY_APP_TOKENS.clear()
 
 
 def _ebay_public_key(
@@ -459,7 +462,7 @@ def _ebay_public_key(
         return cached[1]
 
     request_headers = {"Accept": "application/json"}
-    if token := settings.get("application_token"):
+    if token := settings.get("application_token") or _ebay_application_token(settings, now=now):
         request_headers["Authorization"] = f"Bearer {token}"
     try:
         # The application token goes to this address only: never inside the hub's own
@@ -487,6 +490,52 @@ def _ebay_public_key(
         )
     _EBAY_KEYS[url] = (now, public_key)
     return public_key
+
+
+# Application tokens minted with the client-credentials grant, by (token URL, client id):
+# eBay allows 1,000 such grants a day per app, so each process mints one per token
+# lifetime, not one per key fetch.
+_EBAY_APP_TOKENS: dict[tuple[str, str], ebay_oauth.Grant] = {}
+
+
+def _ebay_application_token(settings: Mapping[str, Any], *, now: datetime) -> str | None:
+    """An application access token for eBay's public-key lookup, as eBay's event
+    notification SDK gets one (client-credentials grant, scope
+    ``https://api.ebay.com/oauth/api_scope``; eBay/event-notification-nodejs-sdk
+    lib/client.js). None without the app's ``client_id`` and ``client_secret``: the
+    caller then sends what it has (see ``channels.intake.verify``)."""
+    client_id, secret = settings.get("client_id"), settings.get("client_secret")
+    if not client_id or not secret:
+        return None
+    url = ebay_oauth.token_url(settings.get("base_url"))
+    cached = _EBAY_APP_TOKENS.get((url, str(client_id)))
+    if cached is not None and ebay_oauth.still_good(cached.expires_at, now=now):
+        return cached.access_token
+    try:
+        check_outbound_url(url)
+        response = httpx.post(
+            url,
+            data=ebay_oauth.application_form(),
+            headers=ebay_oauth.token_headers(str(client_id), str(secret)),
+            timeout=EBAY_KEY_TIMEOUT,
+            follow_redirects=False,
+        )
+    except EgressRefused as exc:
+        raise VerificationUnavailable(f"could not get an eBay application token: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise VerificationUnavailable(
+            f"could not get an eBay application token: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    try:
+        grant = ebay_oauth.grant_from_answer(response.status_code, body, now=now)
+    except (ebay_oauth.GrantRefused, ValueError) as exc:
+        raise VerificationUnavailable(f"could not get an eBay application token: {exc}") from None
+    _EBAY_APP_TOKENS[(url, str(client_id))] = grant
+    return grant.access_token
 
 
 def _ebay_key_from_response(response: httpx.Response) -> ec.EllipticCurvePublicKey | None:

@@ -12,25 +12,38 @@ API below ``<sim>/ebay/<store>`` (``Authorization: Bearer <token>``):
   unknown, with one ``responses[]`` entry per SKU: ``{statusCode: 200, sku, inventoryItem}``
   or ``{statusCode: 404, sku, errors}``. One read against the store's rate limit, however
   many SKUs it carries.
-* ``GET sell/inventory/v1/inventory_item/<sku>`` and ``GET sell/inventory/v1/offer?sku=``.
+* ``GET sell/inventory/v1/inventory_item/<sku>`` and ``GET sell/inventory/v1/offer?sku=``
+  (each offer with its ``status``: PUBLISHED, or UNPUBLISHED for the store's
+  ``unpublished`` SKUs; a SKU longer than eBay's 50 characters answers 400, errorId
+  25707). bulkUpdatePriceQuantity refuses an unpublished offer (400 for that offer).
+* ``GET sell/fulfillment/v1/order/<orderId>`` (getOrder): the order's ``lineItems``
+  (``lineItemId``, ``sku``, ``quantity``); 404 for an order the store never sold.
+* ``POST identity/v1/oauth2/token``: the OAuth token endpoint (Basic client id:secret,
+  form-encoded), ``refresh_token`` grant (a refresh token other than the store's answers
+  400 ``invalid_grant``) and ``client_credentials`` grant (an application token, good
+  only for public keys). With ``token_lifetime_seconds`` its tokens expire and an
+  expired one answers 401, as eBay's two-hour user tokens do.
 * ``GET commerce/notification/v1/public_key/<kid>``: the store's ECDSA public key,
   ``{"key": "-----BEGIN PUBLIC KEY-----...", "algorithm": "ECDSA", "digest": "SHA1"}``
   (PEM without newlines, as eBay serves it). Not rate limited or faulted.
 
 Notifications: ``ORDER_CONFIRMATION``, one per line item (as eBay fires it), in the
 Notification API envelope, signed with ``X-EBAY-SIGNATURE`` (ECDSA/SHA1 over the body).
-A redelivery keeps ``notificationId`` and increments ``publishAttemptCount``. The exact
-``data`` fields of ORDER_CONFIRMATION are unverified; the simulator sends ``orderId``,
-``lineItemId``, ``sku``, ``quantity``, ``offerId`` and ``marketplaceId``.
+A redelivery keeps ``notificationId`` and increments ``publishAttemptCount``. Its
+``data`` names the order only (``orderId``): eBay's schema says the seller reads the
+order (getOrder) to learn what sold.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import secrets
 import time
 import uuid
 from collections import deque
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from cryptography.hazmat.primitives import serialization
 
@@ -50,6 +63,10 @@ from simulator.state import Store, stable_id
 API = ("sell", "inventory", "v1")
 MAX_REQUESTS = 25
 MARKETPLACE = "EBAY_US"
+MAX_SKU_LENGTH = 50
+# eBay's user tokens live about two hours ("User tokens typically expire within two
+# hours", https://developer.ebay.com/support/faq); a store without a lifetime says so.
+DEFAULT_TOKEN_LIFETIME = 7200
 
 
 def _error(error_id: int, message: str, category: str = "REQUEST") -> dict[str, Any]:
@@ -82,6 +99,15 @@ class EbayApi(KindApi):
             Route("POST", (*API, "bulk_get_inventory_item"), self._bulk_get, "read"),
             Route("GET", (*API, "inventory_item", "{sku}"), self._inventory_item, "read"),
             Route("GET", (*API, "offer"), self._offers, "read"),
+            Route("GET", ("sell", "fulfillment", "v1", "order", "{order_id}"), self._order, "read"),
+            Route(
+                "POST",
+                ("identity", "v1", "oauth2", "token"),
+                self._token,
+                "aux",
+                None,
+                authenticated=False,
+            ),
             Route(
                 "GET",
                 ("commerce", "notification", "v1", "public_key", "{kid}"),
@@ -95,23 +121,43 @@ class EbayApi(KindApi):
         authorization = request.header("authorization")
         token = authorization[7:] if authorization.lower().startswith("bearer ") else ""
         expected = store.credentials.get("access_token")
+        with store.lock:
+            issued = store.issued_tokens.get(token)
+        if issued is not None:
+            expires_at, grant = issued
+            if time.time() >= expires_at:
+                return self._invalid_token()
+            if grant == "application" and "public_key" not in request.segments:
+                # An application token reads public data only, never a seller's account.
+                return json_response(
+                    403,
+                    {"errors": [_error(1100, "Access denied: insufficient permissions.")]},
+                )
+            return None
         if not token or (expected and token != expected):
-            return json_response(
-                401,
-                {
-                    "errors": [
-                        {
-                            "errorId": 1001,
-                            "domain": "OAuth",
-                            "category": "REQUEST",
-                            "message": "Invalid access token",
-                            "longMessage": "Invalid access token. Check the value of the "
-                            "Authorization HTTP request header.",
-                        }
-                    ]
-                },
-            )
+            return self._invalid_token()
+        if store.token_lifetime_seconds and token != expected:
+            # Tokens expire here: only one the identity endpoint issued is good.
+            return self._invalid_token()
         return None
+
+    @staticmethod
+    def _invalid_token() -> Response:
+        return json_response(
+            401,
+            {
+                "errors": [
+                    {
+                        "errorId": 1001,
+                        "domain": "OAuth",
+                        "category": "REQUEST",
+                        "message": "Invalid access token",
+                        "longMessage": "Invalid access token. Check the value of the "
+                        "Authorization HTTP request header.",
+                    }
+                ]
+            },
+        )
 
     def error(self, status: int, message: str, code: str = "") -> Response:
         category = "APPLICATION" if status >= 500 else "REQUEST"
@@ -132,10 +178,24 @@ class EbayApi(KindApi):
                 # The hub's eBay verifier fetches public keys from here (its {kid} filled in).
                 "notification_key_url": f"{base_url}/commerce/notification/v1/public_key/{{kid}}",
             },
-            "credentials": {
-                "access_token": store.credentials.get("access_token") or f"v^1.1#sim-{store.name}"
-            },
+            "credentials": self._channel_credentials(store),
         }
+
+    @staticmethod
+    def _channel_credentials(store: Store) -> dict[str, str]:
+        credentials = {
+            "access_token": store.credentials.get("access_token") or f"v^1.1#sim-{store.name}"
+        }
+        if store.token_lifetime_seconds or store.credentials.get("refresh_token"):
+            # What a connected eBay account gives the hub: the app's keys and the seller's
+            # refresh token, from which it mints (and renews) access tokens.
+            credentials = {
+                "client_id": store.credentials.get("client_id") or f"sim-{store.name}-app",
+                "client_secret": store.credentials.get("client_secret") or "sim-cert-id",
+                "refresh_token": store.credentials.get("refresh_token")
+                or f"v^1.1#sim-refresh-{store.name}",
+            }
+        return credentials
 
     def make_secret(self) -> str:
         # eBay signs with its own ECDSA key; the secret is the endpoint verification token.
@@ -213,6 +273,20 @@ class EbayApi(KindApi):
                     }
                 )
                 continue
+            if sku in store.unpublished:
+                results.append(
+                    {
+                        "offerId": offer_id,
+                        "sku": sku,
+                        "statusCode": 400,
+                        # The real error id of this refusal is unverified.
+                        "errors": [
+                            _error(25099, "This call does not work with unpublished offers.")
+                        ],
+                        "warnings": [],
+                    }
+                )
+                continue
             offer_quantity = offer.get("availableQuantity")
             results.append(
                 {"offerId": offer_id, "sku": sku, "statusCode": 200, "errors": [], "warnings": []}
@@ -283,11 +357,31 @@ class EbayApi(KindApi):
         sku = request.param("sku")
         if not sku:
             return json_response(400, {"errors": [_error(25707, "The sku is required.")]})
+        if len(sku) > MAX_SKU_LENGTH:
+            return json_response(
+                400,
+                {
+                    "errors": [
+                        _error(
+                            25707,
+                            "This is an invalid value for a SKU. Only alphanumeric characters "
+                            f"can be used for SKUs, and their length must not exceed "
+                            f"{MAX_SKU_LENGTH} characters",
+                        )
+                    ]
+                },
+            )
         with store.lock:
             quantity = store.offer_levels.get(sku) if sku in store.levels else None
+            published = sku not in store.unpublished
         if quantity is None:
             return json_response(404, {"errors": [_error(25713, "This Offer is not available.")]})
         offer_id = str(store.id_for("offer", sku))
+        listing = (
+            {"listing": {"listingId": str(stable_id(store.name, "listing", sku))}}
+            if published
+            else {}
+        )
         return json_response(
             200,
             {
@@ -302,11 +396,96 @@ class EbayApi(KindApi):
                         "marketplaceId": MARKETPLACE,
                         "format": "FIXED_PRICE",
                         "availableQuantity": quantity,
-                        "status": "PUBLISHED",
-                        "listing": {"listingId": str(stable_id(store.name, "listing", sku))},
+                        "status": "PUBLISHED" if published else "UNPUBLISHED",
+                        **listing,
                     }
                 ],
             },
+        )
+
+    def _order(self, store: Store, request: Request, call: Call) -> Response:
+        order_id = call.params["order_id"]
+        with store.lock:
+            order = store.orders.get(order_id)
+            lines = list(order.lines) if order is not None else []
+        if order is None:
+            return json_response(
+                404, {"errors": [_error(32100, f"Invalid order ID: {order_id}", "REQUEST")]}
+            )
+        created = order.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return json_response(
+            200,
+            {
+                "orderId": order.order_id,
+                "creationDate": created,
+                "orderFulfillmentStatus": "NOT_STARTED",
+                "orderPaymentStatus": "PAID",
+                "lineItems": [
+                    {
+                        "lineItemId": line.line_id,
+                        "legacyItemId": str(stable_id(store.name, "listing", line.sku)),
+                        "sku": line.sku,
+                        "title": line.sku,
+                        "quantity": line.quantity,
+                        "lineItemFulfillmentStatus": "NOT_STARTED",
+                    }
+                    for line in lines
+                ],
+            },
+        )
+
+    def _token(self, store: Store, request: Request, call: Call) -> Response:
+        authorization = request.header("authorization")
+        try:
+            pair = base64.b64decode(authorization[6:], validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            pair = ""
+        client_id, _, client_secret = pair.partition(":")
+        expected_id = store.credentials.get("client_id")
+        expected_secret = store.credentials.get("client_secret")
+        if (
+            not authorization.lower().startswith("basic ")
+            or not client_id
+            or not client_secret
+            or (expected_id and client_id != expected_id)
+            or (expected_secret and client_secret != expected_secret)
+        ):
+            return json_response(
+                401,
+                {"error": "invalid_client", "error_description": "client authentication failed"},
+            )
+        form = {key: values[0] for key, values in parse_qs(request.body.decode()).items()}
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            refresh = form.get("refresh_token")
+            expected_refresh = store.credentials.get("refresh_token")
+            if not refresh or (expected_refresh and refresh != expected_refresh):
+                return json_response(
+                    400,
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "the provided authorization refresh token is "
+                        "invalid or was issued to another client",
+                    },
+                )
+            kind, token_type = "user", "User Access Token"
+        elif grant == "client_credentials":
+            if not form.get("scope"):
+                return json_response(
+                    400, {"error": "invalid_scope", "error_description": "scope is required"}
+                )
+            kind, token_type = "application", "Application Access Token"
+        else:
+            return json_response(
+                400,
+                {"error": "unsupported_grant_type", "error_description": f"{grant!r}"},
+            )
+        lifetime = store.token_lifetime_seconds or DEFAULT_TOKEN_LIFETIME
+        token = f"v^1.1#sim-{kind}-{secrets.token_urlsafe(18)}"
+        with store.lock:
+            store.issued_tokens[token] = (time.time() + lifetime, kind)
+        return json_response(
+            200, {"access_token": token, "expires_in": lifetime, "token_type": token_type}
         )
 
     def _public_key(self, store: Store, request: Request, call: Call) -> Response:
@@ -335,15 +514,9 @@ class EbayApi(KindApi):
             )
         order = require_order(event)
         deliveries = []
-        for line in event.lines:
-            data = {
-                "orderId": order.order_id,
-                "lineItemId": line.line_id,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "offerId": str(store.id_for("offer", line.sku)),
-                "marketplaceId": MARKETPLACE,
-            }
+        for _line in event.lines:
+            # One per line item, each naming only the order (eBay's published schema).
+            data = {"orderId": order.order_id}
             deliveries.append(
                 self._notification(store, "ORDER_CONFIRMATION", data, order.order_id, event)
             )

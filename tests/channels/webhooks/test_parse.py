@@ -435,51 +435,58 @@ def test_standard_other_types_are_ignored() -> None:
 EBAY_ORDER = fixture_json("ebay/order_confirmation.json")
 
 
-@pytest.mark.parametrize(
-    ("topic", "kind"), [("ORDER_CONFIRMATION", "placed"), ("ITEM_MARKED_SHIPPED", "fulfilled")]
-)
-def test_ebay_order_topics(topic: str, kind: str) -> None:
-    event = only_event("ebay", topic, _with(EBAY_ORDER, topic, "metadata", "topic"))
+def test_ebay_order_confirmation_names_the_order_whose_lines_the_worker_fetches() -> None:
+    event = only_event("ebay", "ORDER_CONFIRMATION", EBAY_ORDER)
 
     assert event == OrderEvent(
-        kind=kind,  # type: ignore[arg-type]
+        kind="placed",
+        order_id="12-11223-44556",
+        lines=(),
+        occurred_at=datetime(2025, 12, 2, 18, 4, 31, 512000, tzinfo=UTC),
+        lines_to_fetch=True,
+    )
+
+
+def test_ebay_order_confirmation_without_an_order_id_is_malformed() -> None:
+    payload = _without(EBAY_ORDER, "notification", "data", "orderId")
+
+    with pytest.raises(MalformedDelivery, match=r"notification\.data\.orderId"):
+        parse_events("ebay", "ORDER_CONFIRMATION", payload)
+
+
+def test_ebay_item_marked_shipped_carries_its_lines() -> None:
+    event = only_event(
+        "ebay", "ITEM_MARKED_SHIPPED", _with(EBAY_ORDER, "ITEM_MARKED_SHIPPED", "metadata", "topic")
+    )
+
+    assert event == OrderEvent(
+        kind="fulfilled",
         order_id="12-11223-44556",
         lines=(OrderLine(sku="MUG-BLUE", quantity=1, line_ref="10071234567001"),),
         occurred_at=datetime(2025, 12, 2, 18, 4, 31, 512000, tzinfo=UTC),
     )
 
 
-def test_ebay_order_without_line_items_is_malformed() -> None:
+def test_ebay_shipped_without_line_items_is_malformed() -> None:
     # The unverified-shape assumption failing loudly, so it lands in the DLQ.
-    payload = _without(EBAY_ORDER, "notification", "data", "lineItems")
+    payload = _with(
+        _without(EBAY_ORDER, "notification", "data", "lineItems"),
+        "ITEM_MARKED_SHIPPED",
+        "metadata",
+        "topic",
+    )
 
     with pytest.raises(
         MalformedDelivery, match=r"notification\.data\.lineItems must be a JSON array"
     ):
-        parse_events("ebay", "ORDER_CONFIRMATION", payload)
+        parse_events("ebay", "ITEM_MARKED_SHIPPED", payload)
 
 
-def test_ebay_item_availability_reports_a_level() -> None:
-    event = only_event("ebay", "ITEM_AVAILABILITY", fixture_json("ebay/item_availability.json"))
-
-    assert event == LevelReported(
-        sku="MUG-BLUE",
-        external_id="205512345678",
-        quantity=7,
-        occurred_at=datetime(2025, 12, 2, 18, 10, tzinfo=UTC),
-    )
-
-
-def test_ebay_item_availability_without_quantity_reports_nothing() -> None:
-    payload = _without(
-        fixture_json("ebay/item_availability.json"), "notification", "data", "quantity"
-    )
+def test_ebay_item_availability_is_not_a_stock_report() -> None:
+    # A buyer-side availability topic (AVAILABLE / UNAVAILABLE ...): never a quantity.
+    payload = fixture_json("ebay/item_availability.json")
 
     assert parse_events("ebay", "ITEM_AVAILABILITY", payload) == []
-
-
-def test_ebay_other_topics_are_ignored() -> None:
-    assert parse_events("ebay", "MARKETPLACE_ACCOUNT_DELETION", {"notification": {}}) == []
 
 
 # --- Amazon ----------------------------------------------------------------------
@@ -592,8 +599,9 @@ def test_amazon_malformed_payloads(topic: str, payload: Any, complaint: str) -> 
         parse_events("amazon", topic, payload)
 
 
-def test_ebay_order_confirmation_per_line_item_is_one_order_line():
-    from channels.webhooks.events import OrderEvent, OrderLine
+def test_ebay_order_confirmation_per_line_item_names_only_the_order():
+    # Fields beside orderId are not eBay's schema: the lines come from getOrder.
+    from channels.webhooks.events import OrderEvent
     from channels.webhooks.parse import parse_events
 
     payload = {
@@ -606,5 +614,9 @@ def test_ebay_order_confirmation_per_line_item_is_one_order_line():
     }
     [event] = parse_events("ebay", "ORDER_CONFIRMATION", payload)
     assert isinstance(event, OrderEvent)
-    assert (event.kind, event.order_id) == ("placed", "01-1")
-    assert event.lines == (OrderLine(sku="MUG", quantity=2, line_ref="77"),)
+    assert (event.kind, event.order_id, event.lines, event.lines_to_fetch) == (
+        "placed",
+        "01-1",
+        (),
+        True,
+    )

@@ -159,8 +159,8 @@ STORED_STRINGS = [
         "ebay",
         "ORDER_CONFIRMATION",
         EBAY_ORDER,
-        ("notification", "data", "lineItems", 0, "sku"),
-        "notification.data.lineItems[0].sku",
+        ("notification", "data", "orderId"),
+        "notification.data.orderId",
     ),
     (
         "amazon",
