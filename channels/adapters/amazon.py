@@ -453,7 +453,9 @@ class AmazonAdapter(ChannelAdapter):
             try:
                 outcomes[position] = self._patch(typed[index])
             except ChannelError as exc:
-                if not outcomes:
+                # Nothing was patched yet: the whole call failed (a revoked token, a 403,
+                # a throttle), whatever the product type lookup said of other listings.
+                if index == 0:
                     raise
                 unsent = outcomes_for_error([p.ref for p in typed[index:]], exc)
                 outcomes.update(zip(positions[index:], unsent, strict=True))

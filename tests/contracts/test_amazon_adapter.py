@@ -162,6 +162,16 @@ def test_a_403_needs_the_merchant(amazon):
     assert "Unauthorized" in str(refused.value)
 
 
+def test_a_403_on_the_first_patch_needs_the_merchant_even_beside_an_unlisted_sku(amazon):
+    # No fixture for NOT-LISTED: the server answers 404, Amazon's "not found".
+    amazon.fixture("PATCH", f"{ITEMS}/", "error_403_unauthorized.json", status=403)
+
+    with adapter(amazon) as hub, pytest.raises(ChannelNeedsAction):
+        hub.push_levels([push("NOT-LISTED", 1), push(SKU, 5, "LUGGAGE")])
+
+    assert [s.path.rsplit("/", 1)[1] for s in amazon.requests("GET", ITEMS)] == ["NOT-LISTED"]
+
+
 # -- JSON_LISTINGS_FEED -------------------------------------------------------------------
 
 
