@@ -133,7 +133,11 @@ KIND_SETTINGS: dict[str, list[tuple[str, str, str]]] = {
     "amazon": [
         ("seller_id", "Seller id", "Your Amazon merchant token."),
         ("marketplace_id", "Marketplace id", "e.g. ATVPDKIKX0DER for amazon.com."),
-        ("product_type", "Product type", "The listings' product type, e.g. PRODUCT."),
+        (
+            "product_type",
+            "Fallback product type",
+            "Optional: for listings whose own product type Amazon does not show yet.",
+        ),
         ("lwa_token_url", "Login with Amazon token URL", "Leave blank for Amazon's own."),
         ("sqs_queue_url", "SQS queue URL", "Where Amazon's notifications arrive."),
         ("sqs_endpoint_url", "SQS endpoint URL", "Leave blank for AWS's own."),

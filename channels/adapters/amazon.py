@@ -2,11 +2,28 @@
 python-amazon-sp-api.
 
 * Push, small batches (fewer than ``settings["feed_threshold"]``, default 50 entries):
-  ``PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...`` per SKU,
-  replacing ``/attributes/fulfillment_availability`` with ``[{"fulfillment_channel_code":
-  "DEFAULT", "quantity": N}]``. Amazon answers ``ACCEPTED`` and processes asynchronously, so
-  the read-back is what confirms. No compare-and-set, no idempotency key: an absolute
-  ``replace`` is naturally idempotent.
+  ``PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...`` per SKU, a
+  ``merge`` of ``/attributes/fulfillment_availability`` with ``[{"fulfillment_channel_code":
+  "DEFAULT", "quantity": N}]``. ``merge`` changes the quantity of the entry with that
+  channel code and nothing else: the handling time (``lead_time_to_ship_max_days``), the
+  restock date and the entries of other channel codes stay as the seller set them, where a
+  ``replace`` would wipe them (a JSON patch replaces a whole attribute). Sources: the
+  "Merge a listing" tutorial (developer-docs.amazon.com/sp-api/docs/merge-a-listing), the
+  changelog of 16 June 2025 that added ``merge`` to the Listings Items API and to
+  JSON_LISTINGS_FEED, "Partially update a listing" (patches add, replace or delete entire
+  attributes), and ``PatchOperation`` in amzn/selling-partner-api-models
+  ``models/listings-items-api-model/listingsItems_2021-08-01.json``. Amazon answers
+  ``ACCEPTED`` and processes asynchronously, so the read-back is what confirms. No
+  compare-and-set, no idempotency key: setting an absolute quantity is idempotent.
+* Product type: every PATCH names the listing's Amazon product type, and one catalogue
+  mixes many. A listing keeps its own in ``ListingRef.external_parent_id`` (unused
+  otherwise by Amazon, whose listings are keyed by SKU). A push for a listing without one
+  reads it once from ``summaries[].productType`` (getListingsItem / searchListingsItems
+  with ``includedData=summaries``; ``ItemSummaryByMarketplace`` in the model above) and
+  returns it in the outcome's ref, which the drainer keeps on the listing, so later pushes
+  do not read it again. When Amazon shows no product type (a listing created minutes ago
+  has empty summaries), ``settings["product_type"]`` is used if set, without being kept;
+  otherwise that push is ``failed``, naming the SKU.
 * Push, large batches: ONE ``JSON_LISTINGS_FEED`` (header ``sellerId``, ``version`` "2.0",
   ``issueLocale``; one ``PATCH`` message per entry, ``messageId`` = position + 1, the same
   patch as above) through the Feeds API: ``createFeedDocument`` (``application/json``) ->
@@ -75,9 +92,22 @@ adds three small operations that send only the documented fields, and the docume
 travels through :meth:`ChannelAdapter._send` without SP-API headers (a presigned URL is its
 own authorisation).
 
+What the merchant must fix
+--------------------------
+:class:`ChannelNeedsAction` (nothing works until the merchant acts) is raised for Login
+with Amazon's ``invalid_grant`` (the refresh token is revoked or expired: the app must be
+authorized again) and ``invalid_client`` (the app's client id or secret is wrong, e.g.
+rotated), and for an SP-API 403, which Amazon answers when the app lacks the role an
+operation needs (developer-docs.amazon.com/sp-api/docs/roles-faq; the Listings Items
+operations need the Product Listing role) or the seller id is not the one that authorized
+it. The LWA error codes and their meaning: Login with Amazon's token documentation
+(developer.amazon.com/docs/login-with-amazon/access-token.html and the device token
+errors in retrieve-token-other-platforms-cbl-docs.html).
+
 Credentials: ``lwa_app_id``, ``lwa_client_secret``, ``refresh_token`` (``client_id`` /
 ``client_secret`` are accepted as aliases). Settings: ``seller_id``, ``marketplace_id``,
-``product_type``, optional ``fulfillment_channel_code`` (default ``DEFAULT``),
+optional ``product_type`` (used only for listings whose own product type Amazon does not
+show), optional ``fulfillment_channel_code`` (default ``DEFAULT``),
 ``lwa_token_url``, ``issue_locale`` (default ``en_US``), ``feed_threshold``,
 ``feed_poll_seconds``, ``feed_timeout_seconds``, ``search_threshold``,
 ``search_page_size``.
@@ -85,6 +115,7 @@ Credentials: ``lwa_app_id``, ``lwa_client_secret``, ``refresh_token`` (``client_
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import json
@@ -114,6 +145,7 @@ from sp_api.base.credential_provider import FromCodeCredentialProvider
 from channels.adapters.base import (
     ChannelAdapter,
     ChannelError,
+    ChannelNeedsAction,
     ChannelRejected,
     ChannelUnavailable,
     LevelPush,
@@ -128,6 +160,21 @@ logger = logging.getLogger(__name__)
 
 AMAZON_LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 FULFILLMENT_AVAILABILITY = "/attributes/fulfillment_availability"
+# Changes the entry of the given fulfillment_channel_code only (see the module notes).
+AVAILABILITY_OP = "merge"
+# Login with Amazon errors that only the merchant can fix, and what to do about each.
+LWA_ACTIONS = {
+    "invalid_grant": "Amazon refresh token revoked: authorize the app again in Seller Central",
+    "invalid_client": (
+        "Amazon refused the app's LWA client id or secret: copy them again from the app's "
+        "settings in Seller Central (Develop Apps)"
+    ),
+}
+FORBIDDEN_ACTION = (
+    "Amazon denied access (403): check that the app has the Product Listing role and that "
+    "the channel's seller id is the account that authorized it; authorize the app again in "
+    "Seller Central"
+)
 FEED_TYPE = "JSON_LISTINGS_FEED"
 FEED_CONTENT_TYPE = "application/json"
 FEED_FINAL = frozenset({"DONE", "FATAL", "CANCELLED"})
@@ -184,6 +231,25 @@ class _AdapterTransport:
 
     def close(self) -> None:
         """The adapter owns the httpx client."""
+
+
+class _LwaTransport(_AdapterTransport):
+    """Login with Amazon's refusals (400/401 with an OAuth ``error`` code) go back to the
+    SDK, which raises AuthorizationError with the code; any other body is an error here."""
+
+    def __init__(self, adapter: AmazonAdapter) -> None:
+        super().__init__(adapter, passthrough=(400, 401))
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = super().request(method, url, **kwargs)
+        if response.status_code in self._passthrough:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not body.get("error"):
+                raise self._adapter._error_for_response(response, f"{method} {urlsplit(url).path}")
+        return response
 
 
 class _LwaTokenClient(AccessTokenClient):
@@ -294,7 +360,7 @@ class AmazonAdapter(ChannelAdapter):
                 auth_token_client_class=functools.partial(
                     _LwaTokenClient,
                     token_url=self.token_url,
-                    transport=_AdapterTransport(self),
+                    transport=_LwaTransport(self),
                 ),
             )
         except MissingCredentials as exc:
@@ -323,12 +389,23 @@ class AmazonAdapter(ChannelAdapter):
         except SellingApiNotFoundException:
             raise
         except AuthorizationError as exc:
-            raise ChannelRejected(
-                f"amazon: LWA refused the credentials: {exc.error_code} {exc.message}",
-                status_code=exc.status_code,
-            ) from exc
+            message = f"amazon: LWA refused the credentials: {exc.error_code} {exc.message}"
+            action = LWA_ACTIONS.get(str(exc.error_code))
+            if action:
+                raise ChannelNeedsAction(
+                    message, action=action, status_code=exc.status_code
+                ) from exc
+            raise ChannelRejected(message, status_code=exc.status_code) from exc
         except SellingApiException as exc:
             raise ChannelRejected(f"amazon: {operation}: {exc.error}") from exc
+        except ChannelNeedsAction:
+            raise
+        except ChannelRejected as exc:
+            if exc.status_code == 403:
+                raise ChannelNeedsAction(
+                    str(exc), action=FORBIDDEN_ACTION, status_code=403
+                ) from exc
+            raise
 
     def _default_retry_after(self, response: httpx.Response) -> float | None:
         try:
@@ -366,29 +443,97 @@ class AmazonAdapter(ChannelAdapter):
 
     def push_levels(self, pushes: Sequence[LevelPush]) -> list[PushOutcome]:
         self._check_batch(pushes)
-        if pushes and len(pushes) >= self._number("feed_threshold"):
-            return self._push_feed(pushes)
-        outcomes: list[PushOutcome] = []
-        for position, push in enumerate(pushes):
+        ready, outcomes = self._with_product_types(pushes)
+        positions = sorted(ready)
+        typed = [ready[position] for position in positions]
+        if typed and len(pushes) >= self._number("feed_threshold"):
+            outcomes.update(zip(positions, self._push_feed(typed), strict=True))
+            return [outcomes[position] for position in range(len(pushes))]
+        for index, position in enumerate(positions):
             try:
-                outcomes.append(self._patch(push))
+                outcomes[position] = self._patch(typed[index])
             except ChannelError as exc:
-                if not outcomes:
+                # Nothing was patched yet: the whole call failed (a revoked token, a 403,
+                # a throttle), whatever the product type lookup said of other listings.
+                if index == 0:
                     raise
-                outcomes.extend(outcomes_for_error([p.ref for p in pushes[position:]], exc))
+                unsent = outcomes_for_error([p.ref for p in typed[index:]], exc)
+                outcomes.update(zip(positions[index:], unsent, strict=True))
                 break
-        return outcomes
+        return [outcomes[position] for position in range(len(pushes))]
+
+    def _with_product_types(
+        self, pushes: Sequence[LevelPush]
+    ) -> tuple[dict[int, LevelPush], dict[int, PushOutcome]]:
+        """The pushes whose product type is known, and ``failed`` outcomes for the others,
+        both by position. Listings without one are read once (``summaries``); the type
+        Amazon shows rides on the ref for the drainer to keep (see the module notes)."""
+        missing = [push.ref.sku for push in pushes if not push.ref.external_parent_id]
+        items = self._items(missing, "summaries") if missing else {}
+        ready: dict[int, LevelPush] = {}
+        failed: dict[int, PushOutcome] = {}
+        for position, push in enumerate(pushes):
+            if push.ref.external_parent_id:
+                ready[position] = push
+                continue
+            item = items.get(push.ref.sku)
+            if item is None:
+                failed[position] = PushOutcome(
+                    ref=push.ref,
+                    status="failed",
+                    error=f"amazon: SKU {push.ref.sku!r} is not listed on Amazon",
+                )
+                continue
+            summary = self._summary(item)
+            product_type = str(summary.get("productType") or "")
+            if not product_type and not self._fallback_product_type:
+                failed[position] = PushOutcome(
+                    ref=push.ref,
+                    status="failed",
+                    error=(
+                        f"amazon: SKU {push.ref.sku!r} has no product type on Amazon yet "
+                        "(its listing summary names none) and the channel sets no "
+                        "product_type"
+                    ),
+                )
+                continue
+            ref = dataclasses.replace(
+                push.ref,
+                external_id=push.ref.external_id or str(summary.get("asin") or ""),
+                external_parent_id=product_type,
+            )
+            ready[position] = dataclasses.replace(push, ref=ref)
+        return ready, failed
+
+    def _summary(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The item's summary for the channel's marketplace (or its first one)."""
+        summaries = [s for s in item.get("summaries") or () if isinstance(s, dict)]
+        marketplace = self.settings.get("marketplace_id")
+        for summary in summaries:
+            if summary.get("marketplaceId") == marketplace:
+                return summary
+        return summaries[0] if summaries else {}
+
+    @property
+    def _fallback_product_type(self) -> str:
+        return str(self.settings.get("product_type") or "")
+
+    def _product_type(self, push: LevelPush) -> str:
+        product_type = push.ref.external_parent_id or self._fallback_product_type
+        if not product_type:
+            raise ChannelRejected(f"amazon: SKU {push.ref.sku!r} has no product type")
+        return product_type
 
     def _availability_patch(self, quantity: int) -> dict[str, Any]:
         return {
-            "op": "replace",
+            "op": AVAILABILITY_OP,
             "path": FULFILLMENT_AVAILABILITY,
             "value": [{"fulfillment_channel_code": self._channel_code, "quantity": quantity}],
         }
 
     def _patch(self, push: LevelPush) -> PushOutcome:
         body = {
-            "productType": self._setting("product_type"),
+            "productType": self._product_type(push),
             "patches": [self._availability_patch(push.quantity)],
         }
         try:
@@ -410,7 +555,12 @@ class AmazonAdapter(ChannelAdapter):
             for issue in payload.get("issues") or ()
         )
         return PushOutcome(
-            ref=push.ref, status="failed", error=f"amazon: {status or 'no status'}: {issues}"
+            ref=push.ref,
+            status="failed",
+            error=(
+                f"amazon: SKU {push.ref.sku!r} (product type {body['productType']}): "
+                f"{status or 'no status'}: {issues}"
+            ),
         )
 
     @property
@@ -420,8 +570,10 @@ class AmazonAdapter(ChannelAdapter):
     # -- push: JSON_LISTINGS_FEED ---------------------------------------------------------
 
     def feed_document(self, pushes: Sequence[LevelPush]) -> bytes:
-        """The JSON_LISTINGS_FEED for ``pushes``: message ``n`` is ``pushes[n - 1]``."""
-        product_type = self._setting("product_type")
+        """The JSON_LISTINGS_FEED for ``pushes``: message ``n`` is ``pushes[n - 1]``. Its
+        PATCH messages take the same ``merge`` as patchListingsItem (the feed schema's
+        ``op`` enum, amzn/selling-partner-api-models ``schemas/feeds/
+        listings-feed-schema-v2.json``, and the June 2025 changelog)."""
         document = {
             "header": {
                 "sellerId": self._setting("seller_id"),
@@ -433,7 +585,7 @@ class AmazonAdapter(ChannelAdapter):
                     "messageId": number,
                     "sku": push.ref.sku,
                     "operationType": "PATCH",
-                    "productType": product_type,
+                    "productType": self._product_type(push),
                     "patches": [self._availability_patch(push.quantity)],
                 }
                 for number, push in enumerate(pushes, start=1)
@@ -633,8 +785,12 @@ class AmazonAdapter(ChannelAdapter):
     def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
         found: dict[str, ListingRef] = {}
         for sku, item in self._items(skus, "summaries").items():
-            summaries = item.get("summaries") or [{}]
-            found[sku] = ListingRef(sku=sku, external_id=str(summaries[0].get("asin") or ""))
+            summary = self._summary(item)
+            found[sku] = ListingRef(
+                sku=sku,
+                external_id=str(summary.get("asin") or ""),
+                external_parent_id=str(summary.get("productType") or ""),
+            )
         return found
 
 

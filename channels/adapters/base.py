@@ -63,7 +63,8 @@ class ListingRef:
     sku: str
     # Shopify inventory item id, WooCommerce product or variation id, eBay offer id...
     external_id: str = ""
-    # WooCommerce: the parent (variable) product of a variation.
+    # WooCommerce: the parent (variable) product of a variation. Amazon: the listing's
+    # product type (its listings are keyed by SKU; every PATCH names the product type).
     external_parent_id: str = ""
     # Shopify: the location whose level the hub publishes.
     external_location_id: str = ""

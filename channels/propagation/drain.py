@@ -431,8 +431,10 @@ def _not_listed(adapter, outcomes) -> set[str]:
 
 
 def _found(push: LevelPush, outcome) -> ListingRef | None:
-    """The channel's ids for a listing the hub had none for, when the push found them."""
-    return outcome.ref if outcome.ref.external_id and not push.ref.external_id else None
+    """The channel's ids for a listing, when the push found ids the hub had not."""
+    fields = ("external_id", "external_parent_id", "external_location_id")
+    learned = any(getattr(outcome.ref, f) and not getattr(push.ref, f) for f in fields)
+    return outcome.ref if learned else None
 
 
 def _backoff(attempt: int, schedule: list[float]) -> float:
@@ -500,10 +502,11 @@ def _lock_listings(results: list[Result]) -> tuple[dict[int, Listing], set[int]]
 
 
 def _adopt_found_ids(listing: Listing, found: ListingRef | None) -> None:
-    """The channel told us its ids for a listing we had only by code: keep them."""
-    if found is None or listing.external_id:
+    """The channel told us ids the listing lacked (looked up by SKU; Amazon's product
+    type): keep them, never overwriting one the listing has."""
+    if found is None:
         return
-    listing.external_id = found.external_id
+    listing.external_id = listing.external_id or found.external_id
     listing.external_parent_id = listing.external_parent_id or found.external_parent_id
     listing.external_location_id = listing.external_location_id or found.external_location_id
 

@@ -3,12 +3,17 @@
 Below ``<sim>/amazon/<store>``:
 
 * ``PATCH /listings/2021-08-01/items/<sellerId>/<sku>?marketplaceIds=...``: a JSON patch
-  document; ``replace`` (or ``add``/``merge``) of ``/attributes/fulfillment_availability``
-  with a ``DEFAULT`` entry sets the quantity. Answers ``{"sku", "status": "ACCEPTED",
-  "submissionId", "issues": []}``, or ``INVALID`` with issues (unknown SKU, bad shape).
-  Another seller id is a 403, a missing ``marketplaceIds`` a 400.
-* ``GET`` on the same path with ``includedData`` (``summaries``,
-  ``fulfillmentAvailability``); an unknown SKU is a 404.
+  document on ``/attributes/fulfillment_availability``: ``replace``/``add`` set the whole
+  attribute (lead time, restock date and other channel codes left out are gone),
+  ``merge`` changes only the fields of the entries it names, ``delete`` removes entries
+  (see :mod:`simulator.kinds.amazon_listings`). The ``DEFAULT`` quantity is the store's
+  level. Answers ``{"sku", "status": "ACCEPTED", "submissionId", "issues": []}``, or
+  ``INVALID`` with issues (unknown SKU, bad shape, a product type that is not the
+  listing's: code ``4000003``). Another seller id is a 403, a missing ``marketplaceIds``
+  a 400.
+* ``GET`` on the same path with ``includedData`` (``summaries`` with the listing's own
+  ``productType``, ``fulfillmentAvailability`` with every channel code, ``attributes``
+  with ``fulfillment_availability`` as stored); an unknown SKU is a 404.
 * ``GET /listings/2021-08-01/items/<sellerId>?marketplaceIds=...`` (searchListingsItems):
   ``identifiers`` (comma separated, at most 20) with ``identifiersType=SKU``, or every
   listing; ``pageSize`` up to 20 (default 10), ``pageToken`` from ``pagination.nextToken``.
@@ -21,6 +26,8 @@ Below ``<sim>/amazon/<store>``:
   restart. A store created with ``credentials`` checks the client id, secret and refresh
   token at the token endpoint.
 * ``POST /sqs``: the store's notification queue (see :mod:`simulator.sqs`).
+* ``PUT|GET /_simulator/listings`` (simulator only): each listing's product type and
+  fulfillment_availability entries (see :mod:`simulator.kinds.amazon_listings`).
 
 Rate limits as documented, one bucket per operation: patchListingsItem (``patch``) 5/s
 burst 5, getListingsItem (``get``) 5/s burst 10, searchListingsItems (``search``) 5/s burst
@@ -43,11 +50,15 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from simulator.http import Request, Response, format_seconds, json_response
-from simulator.kinds.amazon_feeds import (
-    NOT_FOUND_CODE,
-    FeedsApi,
+from simulator.kinds import amazon_listings
+from simulator.kinds.amazon_feeds import NOT_FOUND_CODE, FeedsApi
+from simulator.kinds.amazon_listings import (
+    apply_availability,
+    availability,
+    availability_changes,
     issue,
-    patch_quantity,
+    product_type,
+    product_type_issues,
 )
 from simulator.kinds.base import (
     Call,
@@ -132,6 +143,22 @@ class AmazonApi(KindApi):
                 "PUT", ("_simulator", "feeds"), feeds.configure, "aux", None, authenticated=False
             ),
             Route("GET", ("_simulator", "feeds"), feeds.describe, "aux", None, authenticated=False),
+            Route(
+                "PUT",
+                ("_simulator", "listings"),
+                amazon_listings.configure,
+                "aux",
+                None,
+                authenticated=False,
+            ),
+            Route(
+                "GET",
+                ("_simulator", "listings"),
+                amazon_listings.describe,
+                "aux",
+                None,
+                authenticated=False,
+            ),
             Route("POST", ("auth", "o2", "token"), self._token, "aux", None, authenticated=False),
             Route("POST", ("sqs",), self._sqs, "aux", None, authenticated=False),
             Route("POST", ("sqs", "{queue}"), self._sqs, "aux", None, authenticated=False),
@@ -155,9 +182,10 @@ class AmazonApi(KindApi):
         return response
 
     def listing(self, store: Store, sku: str) -> dict[str, str]:
+        # The hub keeps an Amazon listing's product type in external_parent_id.
         return {
             "external_id": self._asin(store, sku),
-            "external_parent_id": "",
+            "external_parent_id": product_type(store, sku),
             "external_location_id": "",
         }
 
@@ -209,19 +237,18 @@ class AmazonApi(KindApi):
         sku = call.params["sku"]
         call.items = 1
         body = request.json()
-        issues: list[dict[str, Any]] = []
-        if not isinstance(body, dict) or not body.get("productType"):
-            issues.append(issue("productType is required."))
-        quantity, found = patch_quantity(body.get("patches") if isinstance(body, dict) else None)
-        issues.extend(found)
+        if not isinstance(body, dict):
+            body = {}
+        changes, issues = availability_changes(body.get("patches"))
         with store.lock:
+            issues = product_type_issues(store, sku, body.get("productType")) + issues
             if sku not in store.levels:
                 issues.append(issue(f"SKU '{sku}' not found for seller.", code=NOT_FOUND_CODE))
-            if not issues and quantity is not None:
+            if not issues and changes:
                 if call.drop_writes:
                     store.stats.writes_dropped += 1
                 else:
-                    store.set_level(sku, quantity)
+                    apply_availability(store, sku, changes)
         return json_response(
             200,
             {
@@ -238,12 +265,11 @@ class AmazonApi(KindApi):
             return refused
         sku = call.params["sku"]
         with store.lock:
-            quantity = store.levels.get(sku)
-        if quantity is None:
-            return self.error(
-                404, f"SKU '{sku}' not found in marketplace {store.marketplace_id}", "NotFound"
-            )
-        return json_response(200, self._item(store, sku, quantity, _included(request)))
+            if sku not in store.levels:
+                return self.error(
+                    404, f"SKU '{sku}' not found in marketplace {store.marketplace_id}", "NotFound"
+                )
+            return json_response(200, self._item(store, sku, _included(request)))
 
     def _search(self, store: Store, request: Request, call: Call) -> Response:
         refused = self._check_call(store, request, call)
@@ -272,12 +298,9 @@ class AmazonApi(KindApi):
                 skus = [sku for sku in dict.fromkeys(wanted) if sku in store.levels]
             else:
                 skus = sorted(store.levels)
-            page = [(sku, store.levels[sku]) for sku in skus[offset : offset + page_size]]
-        included = _included(request)
-        answer: dict[str, Any] = {
-            "numberOfResults": len(skus),
-            "items": [self._item(store, sku, quantity, included) for sku, quantity in page],
-        }
+            included = _included(request)
+            items = [self._item(store, sku, included) for sku in skus[offset : offset + page_size]]
+        answer: dict[str, Any] = {"numberOfResults": len(skus), "items": items}
         pagination = {}
         if offset + page_size < len(skus):
             pagination["nextToken"] = _page_token(offset + page_size)
@@ -287,14 +310,17 @@ class AmazonApi(KindApi):
             answer["pagination"] = pagination
         return json_response(200, answer)
 
-    def _item(self, store: Store, sku: str, quantity: int, included: set[str]) -> dict[str, Any]:
+    def _item(self, store: Store, sku: str, included: set[str]) -> dict[str, Any]:
+        """One listing as getListingsItem shows it (call with ``store.lock`` held)."""
         item: dict[str, Any] = {"sku": sku}
-        if "summaries" in included:
+        if "summaries" in included and not product_type(store, sku):
+            item["summaries"] = []
+        elif "summaries" in included:
             item["summaries"] = [
                 {
                     "marketplaceId": store.marketplace_id,
                     "asin": self._asin(store, sku),
-                    "productType": store.product_type,
+                    "productType": product_type(store, sku),
                     "conditionType": "new_new",
                     "status": ["BUYABLE", "DISCOVERABLE"],
                     "itemName": sku,
@@ -302,9 +328,14 @@ class AmazonApi(KindApi):
                     "lastUpdatedDate": _iso(store.created_at),
                 }
             ]
+        entries = availability(store, sku)
+        if "attributes" in included:
+            item["attributes"] = {"fulfillment_availability": entries}
         if "fulfillmentAvailability" in included:
             item["fulfillmentAvailability"] = [
-                {"fulfillmentChannelCode": "DEFAULT", "quantity": quantity}
+                {"fulfillmentChannelCode": entry["fulfillment_channel_code"]}
+                | ({"quantity": entry["quantity"]} if "quantity" in entry else {})
+                for entry in entries
             ]
         return item
 

@@ -23,9 +23,11 @@ Below ``<sim>/amazon/<store>``, wired up by :class:`simulator.kinds.amazon.Amazo
   "processing_seconds"}``.
 
 Messages: ``PATCH`` with patches on ``/attributes/fulfillment_availability`` (what
-patchListingsItem takes) and ``PARTIAL_UPDATE`` with ``attributes.fulfillment_availability``
-set the ``DEFAULT`` quantity; an unknown SKU or a bad shape is an ``ERROR`` issue for that
-message only. With the ``drop_writes`` fault in force at createFeed, the report says every
+patchListingsItem takes: ``merge`` keeps what it does not name, ``replace`` does not) and
+``PARTIAL_UPDATE`` with ``attributes.fulfillment_availability`` (a ``replace``) change the
+listing's availability (see :mod:`simulator.kinds.amazon_listings`); an unknown SKU, a bad
+shape or a product type that is not the listing's is an ``ERROR`` issue for that message
+only. With the ``drop_writes`` fault in force at createFeed, the report says every
 valid message was accepted but nothing is applied (as patchListingsItem answers ACCEPTED).
 """
 
@@ -44,10 +46,16 @@ from datetime import datetime
 from typing import Any
 
 from simulator.http import Request, Response, json_response
+from simulator.kinds.amazon_listings import (
+    apply_availability,
+    availability_changes,
+    issue,
+    product_type_issues,
+    replacement,
+)
 from simulator.kinds.base import Call
 from simulator.state import Store, now
 
-FULFILLMENT_AVAILABILITY = "/attributes/fulfillment_availability"
 FEED_TYPE = "JSON_LISTINGS_FEED"
 MAX_MESSAGES = 25_000
 DEFAULT_QUEUE_SECONDS = 0.2
@@ -60,45 +68,6 @@ COMPRESS_ABOVE = 16 * 1024
 NOT_FOUND_CODE = "4000004"
 
 ErrorFactory = Callable[[int, str, str], Response]
-
-
-def issue(message: str, code: str = "INVALID_INPUT") -> dict[str, Any]:
-    return {"code": code, "message": message, "severity": "ERROR"}
-
-
-def patch_quantity(patches: Any) -> tuple[int | None, list[dict[str, Any]]]:
-    """The ``DEFAULT`` quantity a list of JSON patches sets, and the issues found.
-
-    Shared by patchListingsItem and the PATCH messages of a listings feed."""
-    issues: list[dict[str, Any]] = []
-    if not isinstance(patches, list) or not patches:
-        return None, [issue("patches must be a non-empty list.")]
-    quantity = None
-    for patch in patches:
-        if not isinstance(patch, dict) or patch.get("op") not in {
-            "add",
-            "replace",
-            "merge",
-            "delete",
-        }:
-            op = patch.get("op") if isinstance(patch, dict) else patch
-            issues.append(issue(f"Unsupported op {op!r}."))
-            continue
-        if patch.get("path") != FULFILLMENT_AVAILABILITY or patch["op"] == "delete":
-            continue
-        quantity, found = _availability_quantity(patch.get("value"))
-        issues.extend(found)
-    return quantity, issues
-
-
-def _availability_quantity(value: Any) -> tuple[int | None, list[dict[str, Any]]]:
-    quantity = None
-    for entry in value if isinstance(value, list) else ():
-        if isinstance(entry, dict) and entry.get("fulfillment_channel_code") == "DEFAULT":
-            quantity = entry.get("quantity")
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-        return None, [issue("fulfillment_availability needs a DEFAULT quantity >= 0.")]
-    return quantity, []
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -473,26 +442,26 @@ def _apply(store: Store, feed: Feed, message: Any, seen: set[int]) -> list[dict[
         return [{**tag, **issue("sku is required.")}]
     operation = message.get("operationType")
     issues: list[dict[str, Any]] = []
-    quantity = None
+    changes: list[Any] = []
     if operation not in ("PATCH", "PARTIAL_UPDATE"):
         issues.append(issue(f"operationType {operation!r} is not supported by the simulator."))
-    elif not message.get("productType"):
-        issues.append(issue("productType is required."))
+    elif issues := product_type_issues(store, sku, message.get("productType")):
+        pass
     elif operation == "PATCH":
-        quantity, issues = patch_quantity(message.get("patches"))
+        changes, issues = availability_changes(message.get("patches"))
     else:
         attributes = message.get("attributes")
         value = attributes.get("fulfillment_availability") if isinstance(attributes, dict) else None
-        quantity, issues = _availability_quantity(value)
+        changes, issues = replacement(value)
     if sku not in store.levels:
         issues.append(issue(f"SKU '{sku}' not found for seller.", code=NOT_FOUND_CODE))
     if issues:
         return [{**tag, **found} for found in issues]
-    if quantity is not None:
+    if changes:
         if feed.drop_writes:
             store.stats.writes_dropped += 1
         else:
-            store.set_level(sku, quantity)
+            apply_availability(store, sku, changes)
     return []
 
 

@@ -27,11 +27,22 @@ def test_the_lwa_token_is_fetched_once_and_reused(store_with_adapter, control):
 
 def test_an_invalid_listing_is_a_failed_outcome(store_with_adapter):
     _, adapter = store_with_adapter("amazon", {"TEE-S": 5})
+    ref = ListingRef(sku="NOT-LISTED", external_parent_id="PRODUCT")
+
+    [outcome] = adapter.push_levels([LevelPush(ref, 1, None, "k")])
+
+    assert outcome.status == "failed"
+    assert "INVALID" in outcome.error and "NOT-LISTED" in outcome.error
+
+
+def test_a_listing_amazon_does_not_carry_fails_before_any_patch(store_with_adapter, control):
+    store, adapter = store_with_adapter("amazon", {"TEE-S": 5})
 
     [outcome] = adapter.push_levels([LevelPush(ListingRef(sku="NOT-LISTED"), 1, None, "k")])
 
     assert outcome.status == "failed"
-    assert "INVALID" in outcome.error
+    assert outcome.error == "amazon: SKU 'NOT-LISTED' is not listed on Amazon"
+    assert "PATCH" not in {entry["method"] for entry in control.log(store["store"])}
 
 
 def test_another_sellers_listing_is_rejected(control):

@@ -18,6 +18,7 @@ from channels.models import Listing, OutboxEntry, OutboxStatus
 from channels.propagation.drain import outbox_drain_channel, token_taker
 from channels.services import channel_create
 from foundation import ratelimit
+from ledger.models import Sku
 from ledger.services import sku_create, stock_receive
 from simulator import SimulatorClient
 
@@ -66,11 +67,27 @@ def amazon(control: SimulatorClient) -> Iterator[Callable[..., tuple[dict[str, A
         adapter.close()
 
 
-def pushes_for(quantities: dict[str, int]) -> list[LevelPush]:
+def pushes_for(
+    quantities: dict[str, int], product_types: dict[str, str] | None = None
+) -> list[LevelPush]:
+    """Pushes for listings the hub holds by SKU (with the product types it has kept)."""
+    kept = product_types or {}
     return [
-        LevelPush(ref=ListingRef(sku=sku), quantity=quantity, expected=None, key=f"k-{sku}")
+        LevelPush(
+            ref=ListingRef(sku=sku, external_parent_id=kept.get(sku, "")),
+            quantity=quantity,
+            expected=None,
+            key=f"k-{sku}",
+        )
         for sku, quantity in quantities.items()
     ]
+
+
+def listings(store: dict[str, Any], **attributes: dict[str, Any]) -> dict[str, Any]:
+    """Set the simulated store's listings' product types / availability entries."""
+    answer = httpx.put(f"{store['base_url']}/_simulator/listings", json=attributes)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def operations(control: SimulatorClient, store: dict[str, Any]) -> Counter[str]:
@@ -153,7 +170,7 @@ def test_the_feed_document_is_a_json_listings_feed_of_patches(amazon):
         "productType": "PRODUCT",
         "patches": [
             {
-                "op": "replace",
+                "op": "merge",
                 "path": "/attributes/fulfillment_availability",
                 "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 0}],
             }
@@ -189,17 +206,25 @@ def test_the_threshold_is_a_setting(amazon, control):
 
 def test_a_message_error_fails_that_sku_and_accepts_the_others(amazon, control):
     store, adapter = amazon(dict.fromkeys(skus(60), 0))
+    listings(store, **{"SKU-0007": {"productType": "SHIRT"}})
     wanted = {**dict.fromkeys(skus(30), 5), "NOT-LISTED": 5, **dict.fromkeys(skus(60)[30:], 8)}
+    # The hub holds every product type already; SKU-0007's is out of date.
+    kept = {**dict.fromkeys(skus(60), "PRODUCT"), "NOT-LISTED": "PRODUCT"}
 
-    outcomes = adapter.push_levels(pushes_for(wanted))
+    outcomes = adapter.push_levels(pushes_for(wanted, kept))
 
     by_sku = {outcome.ref.sku: outcome for outcome in outcomes}
     assert by_sku["NOT-LISTED"].status == "failed"
     assert "SKU 'NOT-LISTED' not found for seller." in by_sku["NOT-LISTED"].error
-    assert {sku: o.status for sku, o in by_sku.items() if sku != "NOT-LISTED"} == dict.fromkeys(
-        skus(60), "accepted"
-    )
-    assert control.levels(store["store"]) == {k: v for k, v in wanted.items() if k != "NOT-LISTED"}
+    assert by_sku["SKU-0007"].status == "failed"
+    assert "4000003" in by_sku["SKU-0007"].error
+    others = {sku: o.status for sku, o in by_sku.items() if sku not in ("NOT-LISTED", "SKU-0007")}
+    assert others == dict.fromkeys(set(skus(60)) - {"SKU-0007"}, "accepted")
+    assert control.levels(store["store"]) == {
+        **{k: v for k, v in wanted.items() if k != "NOT-LISTED"},
+        "SKU-0007": 0,
+    }
+    assert operations(control, store)["getListingsItem"] == 0  # nothing was looked up
     assert violations(control) == 0
 
 
@@ -347,6 +372,19 @@ def test_the_drainer_confirms_500_skus_through_one_feed(control):
         "in_sync"
     }
     counted = operations(control, store)
-    assert counted["createFeed"] == 1 and counted[SEARCH] == 25
+    # 25 searches read the product types (summaries), 25 read the levels back.
+    assert counted["createFeed"] == 1 and counted[SEARCH] == 50
+    assert set(
+        Listing.objects.filter(channel=channel).values_list("external_parent_id", flat=True)
+    ) == {"PRODUCT"}
     assert violations(control) == 0
     assert elapsed < 30
+
+    # The product types are kept: the next feed reads the levels back and nothing else.
+    for code in codes:
+        stock_receive(sku=Sku.objects.get(code=code), quantity=1)
+    assert outbox_drain_channel(channel_id=channel.pk) == 500
+    assert operations(control, store)[SEARCH] == 50 + 25
+    assert control.levels("amz-bulk") == dict(
+        Listing.objects.filter(channel=channel).values_list("sku__code", "published")
+    )
