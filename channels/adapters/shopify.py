@@ -49,6 +49,7 @@ from typing import Any
 from channels.adapters.base import (
     ChannelAdapter,
     ChannelError,
+    ChannelNeedsAction,
     ChannelRejected,
     ChannelThrottled,
     ChannelUnavailable,
@@ -244,7 +245,33 @@ class ShopifyAdapter(ChannelAdapter):
             )
         if "INTERNAL_SERVER_ERROR" in codes:
             return ChannelUnavailable(f"shopify: {messages}")
+        if "ACCESS_DENIED" in codes:
+            # "Access denied for <field>. Required access: <scope>", with the scope in
+            # extensions.requiredAccess (shopify.dev/changelog/new-error-messages-for-
+            # graphql-operations-without-necessary-access-scopes).
+            required = "; ".join(
+                str((e.get("extensions") or {}).get("requiredAccess") or "")
+                for e in errors
+                if (e.get("extensions") or {}).get("code") == "ACCESS_DENIED"
+            ).strip("; ")
+            return ChannelNeedsAction(
+                f"shopify: {messages}",
+                action=f"The Shopify app lacks {required or 'an access scope'}: grant it in "
+                "the app's settings (e.g. write_inventory), then resume the channel.",
+            )
         return ChannelRejected(f"shopify: {messages}")
+
+    def _error_for_response(self, response: Any, what: str) -> ChannelError:
+        error = super()._error_for_response(response, what)
+        if response.status_code == 401:
+            # "Invalid API key or access token": the token was revoked or the app removed.
+            return ChannelNeedsAction(
+                str(error),
+                action="Shopify refused the access token: reinstall the app or paste a new "
+                "Admin API access token into the channel's credentials.",
+                status_code=401,
+            )
+        return error
 
     @staticmethod
     def _throttle_wait(extensions: dict[str, Any]) -> float | None:
