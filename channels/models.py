@@ -293,6 +293,8 @@ class InboundStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     DUPLICATE = "duplicate", "Duplicate"
     IGNORED_STALE = "ignored_stale", "Ignored (stale)"
+    # A level report for a location the hub does not publish to (Shopify multi-location).
+    IGNORED_OTHER_LOCATION = "other_location", "Ignored (another location)"
     UNMAPPED = "unmapped", "Unmapped SKU"
     FAILED = "failed", "Failed (will retry)"
     DEAD = "dead", "Dead (gave up)"

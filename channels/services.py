@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from foundation.egress import EgressRefused, check_outbound_url, check_url_shape, url_host
+from foundation.egress import (
+    EgressRefused,
+    check_outbound_url,
+    check_url_shape,
+    private_networks_allowed,
+    url_host,
+)
 from foundation.errors import DomainError
 from foundation.retries import is_retry_wait
 from ledger.models import Location, Sku, normalize_sku_code
@@ -35,7 +41,7 @@ from .models import (
 )
 from .propagation.attention import needs_action_clear
 from .propagation.outbox import outbox_refresh_for_skus
-from .settings_schema import known_settings, split_secrets
+from .settings_schema import CHOICE_SETTINGS, known_settings, split_secrets
 from .webhooks.signing import standard_secret_key
 
 # Kinds that address a listing by the SKU itself; the others need the channel's ids
@@ -525,6 +531,22 @@ def _check_settings(kind: str, settings: dict) -> None:
         )
     if not isinstance(settings.get("compare_and_set", False), bool):
         raise refuse("compare_and_set", "true or false")
+    for name, words in CHOICE_SETTINGS.get(kind, {}).items():
+        if name in settings and settings[name] not in words:
+            raise refuse(name, " or ".join(repr(word) for word in words))
+    base_url = settings.get("base_url")
+    if (
+        settings.get("auth") == "query"
+        and isinstance(base_url, str)
+        and not base_url.startswith("https://")
+        and not private_networks_allowed()
+    ):
+        # WooCommerce takes the key and secret in the query string over HTTPS only.
+        raise InvalidChannel(
+            "settings.auth 'query' puts the consumer secret in the address: it needs an "
+            "https:// base_url.",
+            field="settings.auth",
+        )
     for name in ENDPOINT_SETTINGS:
         value = settings.get(name)
         if value in (None, ""):

@@ -35,7 +35,7 @@ COMMON_SETTINGS = frozenset(
 
 KIND_SETTINGS: dict[str, frozenset[str]] = {
     ChannelKind.SHOPIFY: frozenset({"location_id", "api_version", "shop_domain"}),
-    ChannelKind.WOOCOMMERCE: frozenset({"api_path"}),
+    ChannelKind.WOOCOMMERCE: frozenset({"api_path", "auth"}),
     ChannelKind.AMAZON: frozenset(
         {
             "seller_id",
@@ -59,6 +59,13 @@ KIND_SETTINGS: dict[str, frozenset[str]] = {
     ),
     ChannelKind.STANDARD: frozenset({"push_url"}),
     ChannelKind.SANDBOX: frozenset({"push_url"}),
+}
+
+# Settings that take one of a few words: kind -> name -> the words.
+CHOICE_SETTINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    # How the consumer key and secret travel: the Authorization header, or the query
+    # string for hosts that strip that header (channels/adapters/woocommerce.py).
+    ChannelKind.WOOCOMMERCE: {"auth": ("header", "query")},
 }
 
 # Secrets a client may send inside settings (as some kinds' documentation names them):

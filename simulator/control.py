@@ -251,7 +251,13 @@ class Control:
             ):
                 raise bad_request(f"{field_name} must be an object of strings")
         levels = _levels(data.get("levels") or {})
-        if set(variations.values()) & set(levels):
+        try:
+            options = api.store_options(data)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from exc
+        # A parent that manages its variations' stock (WooCommerce) holds that stock.
+        stocked_parents = set(options.get("stocked_parents", ()))
+        if (set(variations.values()) - stocked_parents) & set(levels):
             raise bad_request("a parent product of variations cannot have stock of its own")
         extra = {
             key: str(data[key])
@@ -284,6 +290,7 @@ class Control:
             limits=_limits(api, data.get("rate_limit")),
             variations={str(k): v for k, v in variations.items()},
             levels=levels,
+            options=options,
             **extra,
         )
 

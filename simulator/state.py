@@ -165,6 +165,8 @@ class Store:
     orders: dict[str, Order] = field(default_factory=dict)
     # Idempotency keys / message ids the store has seen, with what it answered.
     seen: dict[str, Any] = field(default_factory=dict)
+    # Kind-specific store options (KindApi.store_options), e.g. Shopify's extra locations.
+    options: dict[str, Any] = field(default_factory=dict)
     stats: StoreStats = field(default_factory=StoreStats)
     log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
     lock: threading.RLock = field(default_factory=threading.RLock)

@@ -17,8 +17,19 @@
   Shopify's documented model, as the simulator charges it). A merchant on a bigger plan
   raises the channel's rate. A throttled call still answers HTTP 200 with an error whose
   message is "Throttled"; the wait comes from ``extensions.cost.throttleStatus``.
+* Idempotency errors (``InventorySetQuantitiesUserErrorCode``, Admin GraphQL reference,
+  https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode):
+  ``IDEMPOTENCY_CONCURRENT_REQUEST`` ("currently in progress, please try again") is
+  transient: the entries get ``retry`` and the drainer resends the same key later, which
+  then answers the first request's result. ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`` ("retry
+  with a new idempotency key", listed from 2026-04 on) means the key is spent: the batch
+  is resent at once under the next key of a fixed chain (:func:`idempotency_key_for` with
+  ``attempt``), so a later resend of the same batch still lands on a key Shopify knows.
 * Read: ``nodes(ids:)`` on inventory items, ``inventoryLevel(locationId:)`` quantities
-  named "available". Find: ``inventoryItems(query: "sku:...")``.
+  named "available". Find: ``inventoryItems(query: "sku:...")``, page after page
+  (``pageInfo.endCursor``), so a SKU several items share cannot push another SKU off the
+  page. A SKU on more than one inventory item is not mapped automatically: which item
+  the hub's number belongs to is the merchant's call (docs/decisions.md, 44).
 
 Ids: ``ListingRef.external_id`` is the numeric inventory item id (what the
 ``inventory_levels/update`` webhook carries); global ids (``gid://shopify/...``) are also
@@ -38,6 +49,7 @@ from typing import Any
 from channels.adapters.base import (
     ChannelAdapter,
     ChannelError,
+    ChannelNeedsAction,
     ChannelRejected,
     ChannelThrottled,
     ChannelUnavailable,
@@ -52,8 +64,16 @@ API_VERSION = "2026-01"
 STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
 # Namespace of the idempotency keys (uuid5 of the batch's entries).
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c2e-5a7b-4c8d-9e0f-1a2b3c4d5e6f")
-# SKUs per inventoryItems search: keeps the search string short.
+# SKUs per inventoryItems search: keeps the search string short. A page asks for as many
+# items as the search names SKUs; more pages follow while Shopify has more (shared SKUs).
 FIND_CHUNK = 50
+# Shopify's idempotency user errors (see the module notes).
+CONCURRENT_CODE = "IDEMPOTENCY_CONCURRENT_REQUEST"
+PREVIOUS_FAILED_CODE = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"
+# Keys tried in one call after IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED before giving up.
+MAX_KEY_ATTEMPTS = 3
+# The wait suggested after IDEMPOTENCY_CONCURRENT_REQUEST (Shopify names none).
+CONCURRENT_RETRY_AFTER = 2.0
 # Requested query cost in points: a mutation costs 10, an object 1 and a connection 2
 # plus what it may return; the simulator charges the same.
 MUTATION_COST = 10
@@ -85,8 +105,9 @@ query ReadAvailable($ids: [ID!]!, $locationId: ID!) {
 """
 
 FIND_ITEMS = """
-query FindItems($query: String!, $first: Int!) {
-  inventoryItems(first: $first, query: $query) {
+query FindItems($query: String!, $first: Int!, $after: String) {
+  inventoryItems(first: $first, query: $query, after: $after) {
+    pageInfo { hasNextPage endCursor }
     nodes {
       id
       sku
@@ -99,15 +120,19 @@ query FindItems($query: String!, $first: Int!) {
 """
 
 
-def idempotency_key_for(batch: Sequence[LevelPush]) -> str:
+def idempotency_key_for(batch: Sequence[LevelPush], attempt: int = 0) -> str:
     """The @idempotent key of one inventorySetQuantities call.
 
     Shopify treats a request with a known key as a duplicate and returns the first answer,
     so the key names exactly this request: the entries' own keys *and* what is asked of
     each (quantity, changeFromQuantity). Resending the same batch after a timeout reuses
     it; a push with a refreshed ``expected`` after a stale answer is a new request.
+    ``attempt`` walks a fixed chain of further keys for the same request, used after
+    Shopify answered IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED for the ones before.
     """
     material = sorted(f"{p.key}|{p.quantity}|{p.expected}" for p in batch)
+    if attempt:
+        material.append(f"attempt|{attempt}")
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "\n".join(material)))
 
 
@@ -169,6 +194,11 @@ class ShopifyAdapter(ChannelAdapter):
             nodes_cost(min(cls.max_batch, n - start)) for start in range(0, n, cls.max_batch)
         )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # SKU -> the inventory item ids that share it (found by find_listings).
+        self.ambiguous: dict[str, list[str]] = {}
+
     @property
     def graphql_url(self) -> str:
         version = self.settings.get("api_version") or API_VERSION
@@ -215,7 +245,33 @@ class ShopifyAdapter(ChannelAdapter):
             )
         if "INTERNAL_SERVER_ERROR" in codes:
             return ChannelUnavailable(f"shopify: {messages}")
+        if "ACCESS_DENIED" in codes:
+            # "Access denied for <field>. Required access: <scope>", with the scope in
+            # extensions.requiredAccess (shopify.dev/changelog/new-error-messages-for-
+            # graphql-operations-without-necessary-access-scopes).
+            required = "; ".join(
+                str((e.get("extensions") or {}).get("requiredAccess") or "")
+                for e in errors
+                if (e.get("extensions") or {}).get("code") == "ACCESS_DENIED"
+            ).strip("; ")
+            return ChannelNeedsAction(
+                f"shopify: {messages}",
+                action=f"The Shopify app lacks {required or 'an access scope'}: grant it in "
+                "the app's settings (e.g. write_inventory), then resume the channel.",
+            )
         return ChannelRejected(f"shopify: {messages}")
+
+    def _error_for_response(self, response: Any, what: str) -> ChannelError:
+        error = super()._error_for_response(response, what)
+        if response.status_code == 401:
+            # "Invalid API key or access token": the token was revoked or the app removed.
+            return ChannelNeedsAction(
+                str(error),
+                action="Shopify refused the access token: reinstall the app or paste a new "
+                "Admin API access token into the channel's credentials.",
+                status_code=401,
+            )
+        return error
 
     @staticmethod
     def _throttle_wait(extensions: dict[str, Any]) -> float | None:
@@ -233,12 +289,20 @@ class ShopifyAdapter(ChannelAdapter):
     def push_levels(self, pushes: Sequence[LevelPush]) -> list[PushOutcome]:
         self._check_batch(pushes)
         ready, outcomes = self._resolve_listing_ids(pushes)
+        for outcome in outcomes.values():
+            if ids := self.ambiguous.get(outcome.ref.sku):
+                outcome.error = (
+                    f"shopify: SKU {outcome.ref.sku!r} is on {len(ids)} inventory items "
+                    f"({', '.join(ids)}): give each its own SKU in Shopify, or map the "
+                    "listing to one of them by hand"
+                )
         pending = sorted(ready)
-        # Each resubmission drops at least one entry, so this ends.
+        attempt = 0
+        # Each resubmission drops at least one entry or spends a key, so this ends.
         while pending:
             batch = [ready[i] for i in pending]
             try:
-                result = self._set_quantities(batch)
+                result = self._set_quantities(batch, attempt=attempt)
             except ChannelError as exc:
                 if not outcomes:
                     raise
@@ -246,6 +310,25 @@ class ShopifyAdapter(ChannelAdapter):
                 outcomes.update(zip(pending, unsent, strict=True))
                 break
             user_errors = result.get("userErrors") or []
+            codes = {error.get("code") for error in user_errors}
+            if PREVIOUS_FAILED_CODE in codes and attempt + 1 < MAX_KEY_ATTEMPTS:
+                # The key is spent, nothing was applied: the same entries under the next key.
+                attempt += 1
+                continue
+            if codes & {CONCURRENT_CODE, PREVIOUS_FAILED_CODE}:
+                message = "; ".join(
+                    f"{e.get('code')}: {e.get('message', '')}"
+                    for e in user_errors
+                    if e.get("code") in (CONCURRENT_CODE, PREVIOUS_FAILED_CODE)
+                )
+                for position, i in enumerate(pending):
+                    outcomes[i] = PushOutcome(
+                        ref=batch[position].ref,
+                        status="retry",
+                        error=f"shopify: {message}",
+                        retry_after=CONCURRENT_RETRY_AFTER,
+                    )
+                break
             by_position, general = self._index_user_errors(user_errors, len(batch))
             for position, error in by_position.items():
                 outcomes[pending[position]] = self._error_outcome(batch[position], error)
@@ -265,8 +348,8 @@ class ShopifyAdapter(ChannelAdapter):
         self._fill_stale_quantities(outcomes.values())
         return [outcomes[i] for i in range(len(pushes))]
 
-    def _set_quantities(self, batch: Sequence[LevelPush]) -> dict[str, Any]:
-        key = idempotency_key_for(batch)
+    def _set_quantities(self, batch: Sequence[LevelPush], *, attempt: int = 0) -> dict[str, Any]:
+        key = idempotency_key_for(batch, attempt)
         variables = {
             "input": {
                 "name": "available",
@@ -359,24 +442,40 @@ class ShopifyAdapter(ChannelAdapter):
         return levels
 
     def find_listings(self, skus: Sequence[str]) -> dict[str, ListingRef]:
+        """Inventory items by SKU. Shopify lets variants share a SKU, so one search may
+        answer several items for one SKU: every page is read, and a SKU found on more
+        than one item is left out (``ambiguous`` names its items) rather than guessed."""
         wanted = set(skus)
-        found: dict[str, ListingRef] = {}
+        items: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for chunk in chunked(list(dict.fromkeys(skus)), FIND_CHUNK):
             query = " OR ".join(search_literal(sku) for sku in chunk)
-            data = self._graphql(
-                FIND_ITEMS, {"query": query, "first": len(chunk)}, cost=connection_cost(len(chunk))
+            after: str | None = None
+            while True:
+                data = self._graphql(
+                    FIND_ITEMS,
+                    {"query": query, "first": len(chunk), "after": after},
+                    cost=connection_cost(len(chunk)),
+                )
+                connection = data.get("inventoryItems") or {}
+                for node in connection.get("nodes") or ():
+                    sku = node.get("sku")
+                    if sku in wanted and node.get("id"):
+                        items[sku].setdefault(str(node["id"]), node)
+                page = connection.get("pageInfo") or {}
+                after = page.get("endCursor")
+                if not page.get("hasNextPage") or not after:
+                    break
+        found: dict[str, ListingRef] = {}
+        for sku, nodes in items.items():
+            if len(nodes) > 1:
+                self.ambiguous[sku] = sorted(from_gid(gid) for gid in nodes)
+                continue
+            [node] = nodes.values()
+            levels = (node.get("inventoryLevels") or {}).get("nodes") or []
+            location = self.settings.get("location_id") or (
+                from_gid(levels[0]["location"]["id"]) if levels else ""
             )
-            for node in (data.get("inventoryItems") or {}).get("nodes") or ():
-                sku = node.get("sku")
-                if sku not in wanted or sku in found:
-                    continue
-                levels = (node.get("inventoryLevels") or {}).get("nodes") or []
-                location = self.settings.get("location_id") or (
-                    from_gid(levels[0]["location"]["id"]) if levels else ""
-                )
-                found[sku] = ListingRef(
-                    sku=sku,
-                    external_id=from_gid(node["id"]),
-                    external_location_id=str(location),
-                )
+            found[sku] = ListingRef(
+                sku=sku, external_id=from_gid(node["id"]), external_location_id=str(location)
+            )
         return found

@@ -361,8 +361,9 @@ def _apply(event: InboundEvent, context: _BatchContext) -> tuple[str, list[str]]
             statuses.append(status)
     if unmapped:
         return InboundStatus.UNMAPPED, sorted(set(unmapped))
-    if statuses and all(s == InboundStatus.IGNORED_STALE for s in statuses):
-        return InboundStatus.IGNORED_STALE, []
+    ignored = (InboundStatus.IGNORED_STALE, InboundStatus.IGNORED_OTHER_LOCATION)
+    if statuses and statuses[0] in ignored and all(s == statuses[0] for s in statuses):
+        return statuses[0], []
     if not canonical and event.topic:
         logger.info("inbound event %s: topic %s carries nothing to apply", event.pk, event.topic)
     return InboundStatus.PROCESSED, []
@@ -380,6 +381,11 @@ def _apply_level_report(event: InboundEvent, report: LevelReported) -> str:
         listing = listings.filter(external_id=report.external_id).first()
     if listing is None:
         return InboundStatus.UNMAPPED
+    published_at = listing.external_location_id or str(
+        (channel.settings or {}).get("location_id") or ""
+    )
+    if not report.concerns_location(published_at):
+        return InboundStatus.IGNORED_OTHER_LOCATION
     reported_at = report.occurred_at or event.source_timestamp or event.received_at
     if listing.last_reported_at and reported_at and reported_at < listing.last_reported_at:
         return InboundStatus.IGNORED_STALE
@@ -416,6 +422,7 @@ def inbox_purge(*, now=None, keep_days: int | None = None) -> int:
         InboundStatus.PROCESSED,
         InboundStatus.DUPLICATE,
         InboundStatus.IGNORED_STALE,
+        InboundStatus.IGNORED_OTHER_LOCATION,
         InboundStatus.UNMAPPED,
         InboundStatus.HANDLED,
     ]

@@ -41,6 +41,16 @@ class LevelReported:
     # reconciliation must see rather than a malformed delivery.
     quantity: int
     occurred_at: datetime | None
+    # The channel's location the level is at, when it says (Shopify's location_id); only
+    # the location the hub publishes to is the hub's business.
+    location_id: str = ""
+
+    def concerns_location(self, location: str) -> bool:
+        """Whether this report is about ``location`` (numeric or global id, either side);
+        a report or a listing without a location concerns every location."""
+        if not self.location_id or not location:
+            return True
+        return str(location).rsplit("/", 1)[-1] == self.location_id.rsplit("/", 1)[-1]
 
 
 CanonicalEvent = OrderEvent | LevelReported

@@ -81,6 +81,10 @@ def _parse_shopify(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEven
                 ),
                 quantity=_fields.level_quantity(payload["available"], "available"),
                 occurred_at=_fields.timestamp(payload.get("updated_at"), "updated_at"),
+                # A shop with several locations sends one report per location.
+                location_id=""
+                if payload.get("location_id") is None
+                else _fields.identifier(payload["location_id"], "location_id"),
             )
         ]
     return []

@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 
 from cryptography.hazmat.primitives import hashes
@@ -34,9 +35,38 @@ def sign_shopify(body: bytes, secret: str) -> dict[str, str]:
     return {"X-Shopify-Hmac-Sha256": b64(hmac_sha256(secret.encode(), body))}
 
 
+# WordPress's wp_specialchars_decode( $s, ENT_QUOTES ) (wp-includes/formatting.php): only
+# the entities of &, <, >, " and ', named or numeric (decimal or hex, zero-padded); every
+# other entity (&eacute;, hex &#x3c;) is left as it is.
+_WP_SPECIALCHARS = re.compile(r"&(?:(amp|lt|gt|quot)|#0*(38|60|62|34|39)|#[xX]0*(26|22|27));")
+_WP_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"'}
+
+
+def wp_specialchars_decode(text: str) -> str:
+    """What WordPress's ``wp_specialchars_decode($text, ENT_QUOTES)`` returns."""
+
+    def one(match: re.Match[str]) -> str:
+        named, decimal, hexadecimal = match.groups()
+        if named:
+            return _WP_NAMED[named]
+        return chr(int(decimal) if decimal else int(hexadecimal, 16))
+
+    return _WP_SPECIALCHARS.sub(one, text)
+
+
+def woocommerce_secret_key(secret: str) -> bytes:
+    """The HMAC key of a WooCommerce webhook secret, as WooCommerce computes it:
+    ``WC_Webhook::generate_signature()`` keys the HMAC with
+    ``wp_specialchars_decode($this->get_secret(), ENT_QUOTES)``
+    (woocommerce/woocommerce plugins/woocommerce/includes/class-wc-webhook.php), so a
+    secret holding ``&amp;`` signs with ``&``."""
+    return wp_specialchars_decode(secret).encode()
+
+
 def sign_woocommerce(body: bytes, secret: str) -> dict[str, str]:
-    """WooCommerce: base64 HMAC-SHA256 of the raw body, keyed by the webhook's secret."""
-    return {"X-WC-Webhook-Signature": b64(hmac_sha256(secret.encode(), body))}
+    """WooCommerce: base64 HMAC-SHA256 of the raw body, keyed by the webhook's secret
+    (entity-decoded, see :func:`woocommerce_secret_key`)."""
+    return {"X-WC-Webhook-Signature": b64(hmac_sha256(woocommerce_secret_key(secret), body))}
 
 
 def make_standard_secret() -> str:

@@ -27,7 +27,13 @@ from foundation.egress import EgressRefused, check_outbound_url
 
 from . import _fields, ebay_oauth
 from .errors import MalformedDelivery, SignatureInvalid, VerificationUnavailable, WebhookRejected
-from .signing import EBAY_DIGESTS, hmac_sha256, standard_secret_key, standard_signature
+from .signing import (
+    EBAY_DIGESTS,
+    hmac_sha256,
+    standard_secret_key,
+    standard_signature,
+    woocommerce_secret_key,
+)
 
 __all__ = [
     "Delivery",
@@ -218,7 +224,8 @@ def verify_woocommerce(
     signature = _b64decode(header["x-wc-webhook-signature"])
     if signature is None:
         raise SignatureInvalid("X-WC-Webhook-Signature is not base64")
-    keys = [secret.encode() for secret in _usable(secrets)]
+    # Woo keys the HMAC with the secret's HTML entities decoded (signing.py cites it).
+    keys = [woocommerce_secret_key(secret) for secret in _usable(secrets)]
     if not any(hmac.compare_digest(hmac_sha256(key, body), signature) for key in keys):
         raise SignatureInvalid(
             "X-WC-Webhook-Signature does not match the body under any configured secret"

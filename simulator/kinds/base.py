@@ -148,6 +148,10 @@ class KindApi(ABC):
     def channel_config(self, store: Store, base_url: str) -> dict[str, Any]:
         """``settings`` and ``credentials`` a hub channel needs to talk to this store."""
 
+    def store_options(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The kind's own options from a store's creation JSON (ValueError: refused)."""
+        return {}
+
     def validate_secret(self, secret: str) -> None:
         """Raise ValueError when ``secret`` cannot sign this kind's webhooks."""
         if not secret:

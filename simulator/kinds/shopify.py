@@ -19,6 +19,21 @@ restore rate; bucket size from the older documentation). A mutation costs 10 poi
 1 + 2 per item asked for. A throttled call answers HTTP 200 with ``errors[{"message":
 "Throttled"}]`` and ``extensions.cost.throttleStatus``, as Shopify does.
 
+Store options (``POST /_control/stores``):
+
+* ``locations``: ``{"<location id>": {"SKU": n}}``, locations besides the store's own
+  (``location_id``). An ``inventory.level`` event then sends one
+  ``inventory_levels/update`` per location, as Shopify does for a multi-location shop;
+  the others carry their own levels (0 when not given).
+* ``idempotency_errors``: ``{"code": "IDEMPOTENCY_CONCURRENT_REQUEST" |
+  "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED", "count": n}``: the next n mutations answer that
+  user error and apply nothing. A key refused with PREVIOUS_ATTEMPT_FAILED stays spent:
+  every later request with it gets the same answer (Shopify: "retry with a new
+  idempotency key").
+* ``shared_skus``: ``{"SKU": n}``: n more inventory items carry the same SKU (Shopify
+  does not keep SKUs unique); they come first in ``inventoryItems`` answers, which are
+  paged (``first``/``after``, ``pageInfo{hasNextPage endCursor}``).
+
 Webhooks: ``orders/create``, ``orders/cancelled``, ``orders/fulfilled`` (the REST Order
 resource), ``refunds/create`` (Refund with ``refund_line_items[].restock_type``) and
 ``inventory_levels/update`` (no SKU, by ``inventory_item_id``), with the X-Shopify-* headers
@@ -73,6 +88,13 @@ REASONS = frozenset(
     }
 )
 _TOKEN = r'(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+)'
+# Shopify's idempotency user errors and their messages (InventorySetQuantitiesUserErrorCode).
+IDEMPOTENCY_ERRORS = {
+    "IDEMPOTENCY_CONCURRENT_REQUEST": "This request is currently in progress, please try again.",
+    "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED": (
+        "A previous request with this idempotency key failed. Retry with a new idempotency key."
+    ),
+}
 _SKU_TERM = re.compile(r'sku:(?:"((?:[^"\\]|\\.)*)"|([^\s()]+))')
 
 
@@ -134,6 +156,36 @@ class ShopifyApi(KindApi):
 
     def error(self, status: int, message: str, code: str = "") -> Response:
         return json_response(status, {"errors": message})
+
+    def store_options(self, data: dict[str, Any]) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        locations = data.get("locations") or {}
+        if not isinstance(locations, dict) or not all(
+            isinstance(levels, dict) and all(isinstance(q, int) for q in levels.values())
+            for levels in locations.values()
+        ):
+            raise ValueError('locations must be {"<location id>": {"SKU": quantity}}')
+        options["locations"] = {str(k): dict(v) for k, v in locations.items()}
+        errors = data.get("idempotency_errors")
+        if errors is not None:
+            if (
+                not isinstance(errors, dict)
+                or errors.get("code") not in IDEMPOTENCY_ERRORS
+                or not isinstance(errors.get("count"), int)
+                or errors["count"] < 0
+            ):
+                raise ValueError(
+                    "idempotency_errors must be {code: one of "
+                    f"{', '.join(sorted(IDEMPOTENCY_ERRORS))}, count: n >= 0}}"
+                )
+            options["idempotency_errors"] = {"code": errors["code"], "left": errors["count"]}
+        shared = data.get("shared_skus") or {}
+        if not isinstance(shared, dict) or not all(
+            isinstance(n, int) and 0 <= n <= 100 for n in shared.values()
+        ):
+            raise ValueError('shared_skus must be {"SKU": extra items (0-100)}')
+        options["shared_skus"] = {str(k): v for k, v in shared.items()}
+        return options
 
     def listing(self, store: Store, sku: str) -> dict[str, str]:
         return {
@@ -246,8 +298,16 @@ class ShopifyApi(KindApi):
             }
         key = idempotency_key(query, variables)
         with store.lock:
+            if key and ("shopify-idempotency-failed", key) in store.seen:
+                return _idempotency_error("IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED")
             if key and ("shopify-idempotency", key) in store.seen:
                 return store.seen[("shopify-idempotency", key)]
+            injected = store.options.get("idempotency_errors")
+            if injected and injected["left"] > 0:
+                injected["left"] -= 1
+                if injected["code"] == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED" and key:
+                    store.seen[("shopify-idempotency-failed", key)] = True
+                return _idempotency_error(injected["code"])
             result = self._apply_quantities(store, payload, quantities, call)
             answer = {"data": {"inventorySetQuantities": result}}
             # A dropped write is lost entirely, its idempotency key included: otherwise the
@@ -372,30 +432,51 @@ class ShopifyApi(KindApi):
         self, store: Store, query: str, variables: dict[str, Any], call: Call
     ) -> dict[str, Any]:
         first = int(argument(query, "inventoryItems", "first", variables) or 0)
+        after = argument(query, "inventoryItems", "after", variables)
         search = str(argument(query, "inventoryItems", "query", variables) or "")
         wanted = [
             quoted.replace('\\"', '"').replace("\\\\", "\\") if quoted else bare
             for quoted, bare in _SKU_TERM.findall(search)
         ]
-        nodes = []
+        shared = store.options.get("shared_skus", {})
+        matches = []
         with store.lock:
             for sku in wanted:
-                if sku in store.levels and len(nodes) < first:
-                    nodes.append(
-                        {
-                            "id": gid("InventoryItem", store.id_for("item", sku)),
-                            "sku": sku,
-                            "inventoryLevels": {
-                                "nodes": [
-                                    {
-                                        "location": {"id": gid("Location", store.location_id)},
-                                        "quantities": _quantities(store.levels[sku]),
-                                    }
-                                ]
-                            },
-                        }
-                    )
-        return {"data": {"inventoryItems": {"nodes": nodes}}}
+                if sku not in store.levels:
+                    continue
+                # Items sharing the SKU first: a page too short for them loses the rest.
+                for copy in range(shared.get(sku, 0)):
+                    matches.append((stable_id(store.name, "shared-item", sku, str(copy)), sku))
+                matches.append((store.id_for("item", sku), sku))
+            start = int(after) if isinstance(after, str) and after.isdigit() else 0
+            page = matches[start : start + first]
+            nodes = [
+                {
+                    "id": gid("InventoryItem", item_id),
+                    "sku": sku,
+                    "inventoryLevels": {
+                        "nodes": [
+                            {
+                                "location": {"id": gid("Location", store.location_id)},
+                                "quantities": _quantities(store.levels[sku]),
+                            }
+                        ]
+                    },
+                }
+                for item_id, sku in page
+            ]
+        end = start + len(page)
+        return {
+            "data": {
+                "inventoryItems": {
+                    "nodes": nodes,
+                    "pageInfo": {
+                        "hasNextPage": end < len(matches),
+                        "endCursor": str(end) if page else None,
+                    },
+                }
+            }
+        }
 
     # -- webhooks -------------------------------------------------------------------------
 
@@ -467,18 +548,20 @@ class ShopifyApi(KindApi):
     def deliveries(self, store: Store, event: Event, root_url: str) -> list[Delivery]:
         order_id = event.order.order_id if event.order else ""
         if event.type == "inventory.level":
-            item_id = store.id_for("item", event.sku)
-            topic = "inventory_levels/update"
-            payload: dict[str, Any] = {
-                "inventory_item_id": item_id,
-                "location_id": _number(store.location_id),
-                "available": event.quantity,
-                "updated_at": _iso(event.occurred_at),
-                "admin_graphql_api_id": (
-                    f"gid://shopify/InventoryLevel/{store.location_id}?inventory_item_id={item_id}"
-                ),
-            }
-        elif event.type == "order.refunded":
+            levels = {store.location_id: event.quantity}
+            for location, others in store.options.get("locations", {}).items():
+                levels[location] = others.get(event.sku, 0)
+            return [
+                self._delivery(
+                    store,
+                    "inventory_levels/update",
+                    self._level(store, event, location, quantity),
+                    "",
+                    _iso(event.occurred_at),
+                )
+                for location, quantity in levels.items()
+            ]
+        if event.type == "order.refunded":
             topic, payload = "refunds/create", self._refund(store, event)
         else:
             topic = {
@@ -488,6 +571,19 @@ class ShopifyApi(KindApi):
             }[event.type]
             payload = self._order(store, event)
         return [self._delivery(store, topic, payload, order_id, _iso(event.occurred_at))]
+
+    @staticmethod
+    def _level(store: Store, event: Event, location: str, quantity: int) -> dict[str, Any]:
+        item_id = store.id_for("item", event.sku)
+        return {
+            "inventory_item_id": item_id,
+            "location_id": _number(location),
+            "available": quantity,
+            "updated_at": _iso(event.occurred_at),
+            "admin_graphql_api_id": (
+                f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item_id}"
+            ),
+        }
 
     def raw_delivery(self, store: Store, topic: str, payload: Any, root_url: str) -> Delivery:
         return self._delivery(store, topic, payload, "", _iso(now()))
@@ -514,6 +610,18 @@ class ShopifyApi(KindApi):
             order_id=order_id,
             render=lambda attempt: (body, headers),
         )
+
+
+def _idempotency_error(code: str) -> dict[str, Any]:
+    """A refused mutation: nothing applied, the user error named by the reference."""
+    return {
+        "data": {
+            "inventorySetQuantities": {
+                "inventoryAdjustmentGroup": None,
+                "userErrors": [{"code": code, "field": None, "message": IDEMPOTENCY_ERRORS[code]}],
+            }
+        }
+    }
 
 
 def _number(value: str) -> int | str:

@@ -13,7 +13,16 @@ key and secret, or ``consumer_key``/``consumer_secret`` query parameters):
   ``GET products/<parent>/variations``.
 
 A store's SKUs are simple products unless ``variations`` maps them to a parent SKU, which
-becomes a variable product. Webhooks: ``order.created``, ``order.updated`` (status
+becomes a variable product. Store options: ``parent_managed``: variation SKUs whose stock
+the parent manages (Woo core: the variation's own ``manage_stock`` is false and the
+parent's true, so the REST answer says ``"manage_stock": "parent"`` and shows the parent's
+``stock_quantity``); their parents hold stock in ``levels``. A variation update with
+``manage_stock: true`` moves management to the variation, as the real one does
+(``WC_Product_Variation::get_manage_stock``, the v3 variations controller).
+``strip_authorization``: the host drops the ``Authorization`` header before WordPress
+sees it, so only the query-string credentials get through.
+
+Webhooks: ``order.created``, ``order.updated`` (status
 ``cancelled`` / ``completed`` / ``refunded``) and ``product.updated``, signed with
 X-WC-Webhook-Signature over the body as PHP's ``wp_json_encode`` writes it (slashes
 escaped). Woo's Delivery-ID changes on every delivery (it is not an event id); the dedupe
@@ -77,10 +86,25 @@ class WooCommerceApi(KindApi):
             ),
         )
 
+    def store_options(self, data: dict[str, Any]) -> dict[str, Any]:
+        managed = data.get("parent_managed") or []
+        variations = data.get("variations") or {}
+        if not isinstance(managed, list) or not all(
+            isinstance(sku, str) and sku in variations for sku in managed
+        ):
+            raise ValueError("parent_managed must list variation SKUs (keys of variations)")
+        return {
+            "parent_managed": set(managed),
+            "stocked_parents": {variations[sku] for sku in managed},
+            "strip_authorization": bool(data.get("strip_authorization")),
+        }
+
     def authenticate(self, store: Store, request: Request) -> Response | None:
         key = request.param("consumer_key") or ""
         secret = request.param("consumer_secret") or ""
         authorization = request.header("authorization")
+        if store.options.get("strip_authorization"):
+            authorization = ""
         if authorization.lower().startswith("basic "):
             try:
                 decoded = base64.b64decode(authorization[6:]).decode()
@@ -133,8 +157,11 @@ class WooCommerceApi(KindApi):
     def _product(self, store: Store, sku: str, quantity: int | None = None) -> dict[str, Any]:
         """A product or variation as the REST API shows it (caller holds the lock)."""
         parent = store.variations.get(sku)
-        if sku in store.parents and sku not in store.levels:
+        if sku in store.parents:
             children = [s for s, p in store.variations.items() if p == sku]
+            # A parent manages stock only when it holds some (parent-managed variations).
+            managed = sku in store.levels
+            stock = (store.levels[sku] if quantity is None else quantity) if managed else None
             return {
                 "id": store.id_for("product", sku),
                 "name": sku,
@@ -142,11 +169,15 @@ class WooCommerceApi(KindApi):
                 "parent_id": 0,
                 "sku": sku,
                 "status": "publish",
-                "manage_stock": False,
-                "stock_quantity": None,
-                "stock_status": "instock",
+                "manage_stock": managed,
+                "stock_quantity": stock,
+                "stock_status": "outofstock" if managed and stock <= 0 else "instock",
                 "variations": [store.id_for("product", child) for child in children],
             }
+        manage_stock: bool | str = True
+        if sku in store.options.get("parent_managed", ()):
+            # The parent's number, as Woo's view context shows it (get_stock_quantity).
+            manage_stock, quantity = "parent", store.levels[parent]
         stock = store.levels[sku] if quantity is None else quantity
         return {
             "id": store.id_for("product", sku),
@@ -155,7 +186,7 @@ class WooCommerceApi(KindApi):
             "parent_id": store.id_for("product", parent) if parent else 0,
             "sku": sku,
             "status": "publish",
-            "manage_stock": True,
+            "manage_stock": manage_stock,
             "stock_quantity": stock,
             "stock_status": "instock" if stock > 0 else "outofstock",
             "backorders": "no",
@@ -184,10 +215,14 @@ class WooCommerceApi(KindApi):
         with store.lock:
             if sku_filter:
                 wanted = set(sku_filter.split(",")) | {sku_filter}
-                skus = [s for s in [*store.levels, *sorted(store.parents)] if s in wanted]
+                skus = [
+                    s for s in dict.fromkeys([*store.levels, *sorted(store.parents)]) if s in wanted
+                ]
             else:
-                skus = [s for s in store.levels if s not in store.variations]
-                skus += sorted(store.parents - set(store.levels))
+                skus = [
+                    s for s in store.levels if s not in store.variations and s not in store.parents
+                ]
+                skus += sorted(store.parents)
             products = [self._product(store, sku) for sku in skus]
         if include:
             products = [p for p in products if str(p["id"]) in include]
@@ -206,10 +241,14 @@ class WooCommerceApi(KindApi):
             if parent is None or parent not in store.parents:
                 return self.error(404, "Invalid ID.", "woocommerce_rest_product_invalid_id")
             wanted = set((request.param("sku") or "").split(",")) - {""}
+            include = set((request.param("include") or "").split(",")) - {""}
             products = [
                 self._product(store, sku)
                 for sku, owner in store.variations.items()
-                if owner == parent and sku in store.levels and (not wanted or sku in wanted)
+                if owner == parent
+                and sku in store.levels
+                and (not wanted or sku in wanted)
+                and (not include or str(store.id_for("product", sku)) in include)
             ]
         return self._page(request, products)
 
@@ -263,13 +302,22 @@ class WooCommerceApi(KindApi):
         quantity = entry.get("stock_quantity")
         if isinstance(quantity, str) and quantity.lstrip("-").isdigit():
             quantity = int(quantity)
-        if quantity is None:
-            return self._product(store, sku)
-        if not isinstance(quantity, int):
+        if quantity is not None and not isinstance(quantity, int):
             return {
                 "id": entry_id,
                 "error": _error(400, "rest_invalid_param", "Invalid parameter(s): stock_quantity"),
             }
+        managed = store.options.get("parent_managed", set())
+        if sku in managed and entry.get("manage_stock") is True and not call.drop_writes:
+            # set_manage_stock(true) on the variation: from now on it keeps its own stock.
+            managed.discard(sku)
+        if quantity is None:
+            return self._product(store, sku)
+        if sku in managed:
+            # Woo writes the variation's own (hidden) stock; the parent's is what shows.
+            if not call.drop_writes:
+                store.set_level(sku, quantity)
+            return self._product(store, sku)
         if not call.drop_writes:
             store.set_level(sku, quantity)
         return self._product(store, sku, quantity)

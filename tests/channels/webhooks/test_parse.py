@@ -108,6 +108,7 @@ def test_shopify_inventory_level_reports_by_inventory_item() -> None:
         external_id="46200000000101",
         quantity=17,
         occurred_at=datetime(2025, 11, 3, 14, 22, 10, tzinfo=EST),
+        location_id="24826418",
     )
 
 
@@ -207,6 +208,7 @@ LEVEL = fixture_json("shopify/inventory_levels_update.json")
         ),
         ("inventory_levels/update", _without(LEVEL, "available"), r"available is missing"),
         ("inventory_levels/update", _without(LEVEL, "inventory_item_id"), r"inventory_item_id"),
+        ("inventory_levels/update", _with(LEVEL, [1], "location_id"), r"location_id"),
         (
             "inventory_levels/update",
             _with(LEVEL, 10**12, "available"),
