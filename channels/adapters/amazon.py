@@ -452,6 +452,8 @@ class AmazonAdapter(ChannelAdapter):
         for index, position in enumerate(positions):
             try:
                 outcomes[position] = self._patch(typed[index])
+            except ChannelNeedsAction:
+                raise  # the channel pauses; nothing is spent (drain.py)
             except ChannelError as exc:
                 # Nothing was patched yet: the whole call failed (a revoked token, a 403,
                 # a throttle), whatever the product type lookup said of other listings.

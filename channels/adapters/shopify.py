@@ -303,6 +303,8 @@ class ShopifyAdapter(ChannelAdapter):
             batch = [ready[i] for i in pending]
             try:
                 result = self._set_quantities(batch, attempt=attempt)
+            except ChannelNeedsAction:
+                raise  # the channel pauses; nothing is spent (drain.py)
             except ChannelError as exc:
                 if not outcomes:
                     raise

@@ -126,6 +126,8 @@ class WooCommerceAdapter(ChannelAdapter):
             try:
                 ids = [ready[i].ref.external_id for i in positions]
                 managed = self._parent_managed(parent, ids)
+            except ChannelNeedsAction:
+                raise  # the channel pauses; nothing is spent (drain.py)
             except ChannelError as exc:
                 if not outcomes:
                     raise
@@ -143,6 +145,8 @@ class WooCommerceAdapter(ChannelAdapter):
             batch = [ready[i] for i in positions]
             try:
                 results = self._update_batch(parent, batch)
+            except ChannelNeedsAction:
+                raise  # the channel pauses; nothing is spent (drain.py)
             except ChannelError as exc:
                 if not outcomes:
                     raise
@@ -207,6 +211,8 @@ class WooCommerceAdapter(ChannelAdapter):
             answers = body.get("update") if isinstance(body, dict) else None
             if not isinstance(answers, list):
                 raise ChannelUnavailable("woocommerce: batch answer without 'update'")
+        except ChannelNeedsAction:
+            raise  # the channel pauses; nothing is spent (drain.py)
         except ChannelError as exc:
             refs = [ready[i].ref for i in sent]
             outcomes.update(zip(sent, outcomes_for_error(refs, exc), strict=True))
