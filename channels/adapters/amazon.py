@@ -398,14 +398,14 @@ class AmazonAdapter(ChannelAdapter):
             raise ChannelRejected(message, status_code=exc.status_code) from exc
         except SellingApiException as exc:
             raise ChannelRejected(f"amazon: {operation}: {exc.error}") from exc
-        except ChannelNeedsAction:
-            raise
-        except ChannelRejected as exc:
-            if exc.status_code == 403:
-                raise ChannelNeedsAction(
-                    str(exc), action=FORBIDDEN_ACTION, status_code=403
-                ) from exc
-            raise
+
+    def _error_for_response(self, response: httpx.Response, what: str) -> ChannelError:
+        error = super()._error_for_response(response, what)
+        if response.status_code == 403:
+            # SP-API's 403 is a role or seller mismatch, not an expired token (LWA says
+            # that, above): say which.
+            return ChannelNeedsAction(str(error), action=FORBIDDEN_ACTION, status_code=403)
+        return error
 
     def _default_retry_after(self, response: httpx.Response) -> float | None:
         try:

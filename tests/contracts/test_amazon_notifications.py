@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from channels.intake.amazon_poll import amazon_poll_channel
-from channels.models import InboundEvent
+from channels.models import InboundEvent, InboundStatus
 from channels.services import channel_create
 from channels.webhooks.events import LevelReported, OrderEvent, OrderLine
 from channels.webhooks.parse import parse_amazon_notification, parse_events
@@ -101,7 +101,10 @@ def test_the_poller_stores_the_notification_and_deletes_the_message():
 
 
 @pytest.mark.django_db
-def test_a_message_that_is_no_notification_is_left_in_the_queue():
+def test_a_message_that_is_no_notification_is_parked_as_unreadable_and_deleted():
+    # The queue is the merchant's own and only Amazon sends to it: a message the hub
+    # cannot read is kept for a person (channels/intake/unreadable.py), not left to be
+    # received again forever.
     received = document("amazon", "sqs_receive_message.json")
     body = '{"NotificationType": "ORDER_CHANGE"}'  # no NotificationMetadata
     received["Messages"][0] |= {"Body": body, "MD5OfBody": hashlib.md5(body.encode()).hexdigest()}
@@ -122,6 +125,8 @@ def test_a_message_that_is_no_notification_is_left_in_the_queue():
 
         targets = [seen.headers.get("x-amz-target") for seen in sqs.seen]
 
-    assert stored == 0
-    assert not InboundEvent.objects.filter(channel=channel).exists()
-    assert targets == ["AmazonSQS.ReceiveMessage"]
+    assert stored == 1
+    event = InboundEvent.objects.get(channel=channel)
+    assert event.status == InboundStatus.UNREADABLE
+    assert "NotificationMetadata" in event.error
+    assert targets == ["AmazonSQS.ReceiveMessage", "AmazonSQS.DeleteMessage"]
