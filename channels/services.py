@@ -257,6 +257,7 @@ def channel_update(
         for name in allowed & set(changes):
             setattr(channel, name, changes[name])
         channel.save()
+        _listings_follow_location(channel, stored_settings)
         if channel.needs_action and {"credentials", "webhook_secret", "settings"} & set(changes):
             # Perhaps the merchant's fix: let the channel try again (the next push marks
             # it once more if not).
@@ -286,6 +287,17 @@ def channel_update(
         for name in moved:
             _audit_moved_endpoint(channel, actor, name, stored_settings.get(name), channel.settings)
     return channel
+
+
+def _listings_follow_location(channel: Channel, before: dict) -> None:
+    """Listings that took the channel's ``location_id`` as their own (a Shopify lookup by
+    SKU did, before it left the field empty) follow the setting when it changes; a
+    location set on one listing by hand stays."""
+    old = str(before.get("location_id") or "")
+    if old and old != str((channel.settings or {}).get("location_id") or ""):
+        Listing.objects.filter(channel=channel, external_location_id=old).update(
+            external_location_id=""
+        )
 
 
 # The longest secret or setting name the hub keeps (a secret's value, a name in a message).

@@ -70,6 +70,9 @@ FIND_CHUNK = 50
 # Shopify's idempotency user errors (see the module notes).
 CONCURRENT_CODE = "IDEMPOTENCY_CONCURRENT_REQUEST"
 PREVIOUS_FAILED_CODE = "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED"
+# The location does not exist in the shop (deleted, or a wrong id in the settings): no
+# entry for it can work until the merchant picks another, so the channel pauses.
+INVALID_LOCATION_CODE = "INVALID_LOCATION"
 # Keys tried in one call after IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED before giving up.
 MAX_KEY_ATTEMPTS = 3
 # The wait suggested after IDEMPOTENCY_CONCURRENT_REQUEST (Shopify names none).
@@ -120,17 +123,25 @@ query FindItems($query: String!, $first: Int!, $after: String) {
 """
 
 
-def idempotency_key_for(batch: Sequence[LevelPush], attempt: int = 0) -> str:
+def idempotency_key_for(
+    batch: Sequence[LevelPush], attempt: int = 0, *, locations: Sequence[str] = ()
+) -> str:
     """The @idempotent key of one inventorySetQuantities call.
 
     Shopify treats a request with a known key as a duplicate and returns the first answer,
     so the key names exactly this request: the entries' own keys *and* what is asked of
-    each (quantity, changeFromQuantity). Resending the same batch after a timeout reuses
-    it; a push with a refreshed ``expected`` after a stale answer is a new request.
-    ``attempt`` walks a fixed chain of further keys for the same request, used after
-    Shopify answered IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED for the ones before.
+    each (item, location, quantity, changeFromQuantity). Resending the same batch after a
+    timeout reuses it; a push with a refreshed ``expected`` after a stale answer, or to
+    another location after the merchant corrected it, is a new request. ``locations``
+    are the entries' location ids, in the batch's order. ``attempt`` walks a fixed chain
+    of further keys for the same request, used after Shopify answered
+    IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED for the ones before.
     """
-    material = sorted(f"{p.key}|{p.quantity}|{p.expected}" for p in batch)
+    where = list(locations) or [""] * len(batch)
+    material = sorted(
+        f"{p.key}|{p.ref.external_id}|{location}|{p.quantity}|{p.expected}"
+        for p, location in zip(batch, where, strict=True)
+    )
     if attempt:
         material.append(f"attempt|{attempt}")
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "\n".join(material)))
@@ -207,7 +218,11 @@ class ShopifyAdapter(ChannelAdapter):
     def _location_gid(self, ref: ListingRef) -> str:
         location = ref.external_location_id or self.settings.get("location_id")
         if not location:
-            raise ChannelRejected("shopify: no location id (settings.location_id) configured")
+            raise ChannelNeedsAction(
+                "shopify: no location id (settings.location_id) configured",
+                action="Shopify needs the location the hub publishes to: set location_id "
+                "in the channel's settings (Settings → Locations in Shopify shows the id).",
+            )
         return to_gid("Location", str(location))
 
     # -- transport ------------------------------------------------------------------------
@@ -332,6 +347,8 @@ class ShopifyAdapter(ChannelAdapter):
                     )
                 break
             by_position, general = self._index_user_errors(user_errors, len(batch))
+            if INVALID_LOCATION_CODE in codes:
+                raise self._location_gone(batch, by_position, user_errors)
             for position, error in by_position.items():
                 outcomes[pending[position]] = self._error_outcome(batch[position], error)
             if general:
@@ -351,7 +368,8 @@ class ShopifyAdapter(ChannelAdapter):
         return [outcomes[i] for i in range(len(pushes))]
 
     def _set_quantities(self, batch: Sequence[LevelPush], *, attempt: int = 0) -> dict[str, Any]:
-        key = idempotency_key_for(batch, attempt)
+        locations = [self._location_gid(p.ref) for p in batch]
+        key = idempotency_key_for(batch, attempt, locations=locations)
         variables = {
             "input": {
                 "name": "available",
@@ -360,11 +378,11 @@ class ShopifyAdapter(ChannelAdapter):
                 "quantities": [
                     {
                         "inventoryItemId": to_gid("InventoryItem", p.ref.external_id),
-                        "locationId": self._location_gid(p.ref),
+                        "locationId": location,
                         "quantity": p.quantity,
                         "changeFromQuantity": p.expected,
                     }
-                    for p in batch
+                    for p, location in zip(batch, locations, strict=True)
                 ],
             }
         }
@@ -397,6 +415,29 @@ class ShopifyAdapter(ChannelAdapter):
             else:
                 general.append(error)
         return by_position, general
+
+    def _location_gone(
+        self,
+        batch: Sequence[LevelPush],
+        by_position: dict[int, dict[str, Any]],
+        user_errors: list[dict[str, Any]],
+    ) -> ChannelNeedsAction:
+        locations = sorted(
+            {
+                from_gid(self._location_gid(batch[position].ref))
+                for position, error in by_position.items()
+                if error.get("code") == INVALID_LOCATION_CODE
+            }
+        )
+        message = "; ".join(
+            str(e.get("message", "")) for e in user_errors if e.get("code") == INVALID_LOCATION_CODE
+        )
+        return ChannelNeedsAction(
+            f"shopify: {INVALID_LOCATION_CODE}: {message}",
+            action=f"Shopify has no location {', '.join(locations) or 'of that id'}: set "
+            "location_id in the channel's settings to one of the shop's locations "
+            "(Settings → Locations in Shopify), then Try again.",
+        )
 
     @staticmethod
     def _error_outcome(push: LevelPush, error: dict[str, Any]) -> PushOutcome:
@@ -474,8 +515,12 @@ class ShopifyAdapter(ChannelAdapter):
                 continue
             [node] = nodes.values()
             levels = (node.get("inventoryLevels") or {}).get("nodes") or []
-            location = self.settings.get("location_id") or (
-                from_gid(levels[0]["location"]["id"]) if levels else ""
+            # With location_id set, the listing follows the setting (a change to it takes
+            # effect); without, the item's own location is the listing's.
+            location = (
+                ""
+                if self.settings.get("location_id")
+                else (from_gid(levels[0]["location"]["id"]) if levels else "")
             )
             found[sku] = ListingRef(
                 sku=sku, external_id=from_gid(node["id"]), external_location_id=str(location)

@@ -206,3 +206,40 @@ def test_try_again_from_the_page_swaps_the_notice_in_place(simulator, refused, c
     assert 'id="needs-action"' in fragment and "Pushes to Sandbox resume now." in fragment
     assert "<html" not in fragment
     assert Channel.objects.get().needs_action == ""
+
+
+def test_a_shopify_location_the_shop_does_not_have_pauses_it_until_the_settings_name_one(
+    sim, client
+):
+    # The shop has location 111; the channel's settings say 222. Every push would fail
+    # the same way, so the channel waits with the sentence instead of dead-lettering.
+    store = sim.create_store("shopify", "shop", levels={"MUG": 3}, location_id="111")
+    settings = {**store["channel"]["settings"], "base_url": store["base_url"]}
+    channel = channel_create(
+        slug="shop",
+        kind="shopify",
+        name="Shop",
+        webhook_secret=store["webhook_secret"],
+        credentials=store["channel"]["credentials"],
+        settings={**settings, "location_id": "222"},
+    )
+    stock_receive(sku=sku_create(code="MUG"), quantity=7)
+
+    outbox_drain_channel(channel_id=channel.pk)
+
+    channel.refresh_from_db()
+    assert "Shopify has no location 222" in channel.needs_action
+    assert {(e.status, e.attempts) for e in OutboxEntry.objects.all()} == {
+        (OutboxStatus.PENDING, 0)
+    }
+    client.force_login(role_user("Viewer"))
+    page = client.get(f"/channels/{channel.slug}/").content.decode()
+    assert "Shopify has no location 222" in page
+    assert sim.levels("shop") == {"MUG": 3}
+
+    channel_update(channel=channel, settings={**settings, "location_id": "111"})
+    outbox_drain_channel(channel_id=channel.pk)
+
+    channel.refresh_from_db()
+    assert channel.needs_action == ""
+    assert sim.levels("shop") == {"MUG": 7}

@@ -75,11 +75,15 @@ def test_a_failed_previous_attempt_is_resent_under_a_fresh_key():
     )
 
 
-def test_an_unknown_location_fails_the_entry():
+def test_an_unknown_location_pauses_the_channel_naming_the_location():
+    # No entry for a location the shop does not have can work: the merchant must pick
+    # another, so the drainer pauses the channel instead of dead-lettering each entry.
     shop = Shop("api_inventory_set_quantities_invalid_location.json")
-    [outcome] = shop.adapter().push_levels([push()])
-    assert outcome.status == "failed"
-    assert "INVALID_LOCATION" in outcome.error
+    with pytest.raises(ChannelNeedsAction) as needs:
+        shop.adapter().push_levels([push()])
+    assert "INVALID_LOCATION" in str(needs.value)
+    assert "no location 24826418" in needs.value.action
+    assert len(shop.requests) == 1  # not retried under another key
 
 
 def test_a_missing_scope_asks_the_merchant_to_grant_it():

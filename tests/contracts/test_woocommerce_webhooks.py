@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.webhooks import OrderEvent
+from channels.webhooks import LevelReported, OrderEvent
 from channels.webhooks.errors import SignatureInvalid
 from channels.webhooks.parse import parse_events
 from channels.webhooks.verify import verify_delivery
@@ -62,6 +62,31 @@ def test_order_topics_signed_with_the_decoded_secret_verify_and_parse(name, topi
 
     assert isinstance(event, OrderEvent)
     assert event.kind == kind
+
+
+def test_a_product_that_manages_its_stock_reports_its_level():
+    delivery = deliver("webhook_product_updated.json", "product.updated")
+
+    [event] = parse_events("woocommerce", delivery.topic, delivery.payload)
+
+    assert isinstance(event, LevelReported)
+    assert (event.sku, event.external_id, event.quantity) == ("PIN-FOX", "131", 37)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # The parent holds the stock and sends its own product.updated; the variation's
+        # stock_quantity is the parent's and is not this listing's level.
+        "webhook_product_updated_parent_managed.json",
+        # WooCommerce does not count this product at all.
+        "webhook_product_updated_unmanaged.json",
+    ],
+)
+def test_a_product_whose_stock_is_not_its_own_reports_nothing(name):
+    delivery = deliver(name, "product.updated")
+
+    assert parse_events("woocommerce", delivery.topic, delivery.payload) == []
 
 
 def test_a_signature_keyed_with_the_stored_entities_is_not_woocommerces():

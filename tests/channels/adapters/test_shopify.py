@@ -3,6 +3,7 @@
 import pytest
 
 from channels.adapters import ChannelThrottled, LevelPush, ListingRef, adapter_for
+from channels.adapters.base import ChannelNeedsAction
 
 from .support import mapped_refs, statuses
 
@@ -107,7 +108,7 @@ def test_throttling_by_query_cost_raises_with_the_wait(store_with_adapter, contr
     assert control.levels(store["store"]) == {"TEE-S": 8}
 
 
-def test_a_wrong_location_fails_the_entry(control):
+def test_a_wrong_location_needs_the_merchant(control):
     store = control.create_store(
         "shopify", "pinned", levels={"TEE-S": 3}, location_id="111", rate_limit=False
     )
@@ -119,8 +120,9 @@ def test_a_wrong_location_fails_the_entry(control):
     ) as adapter:
         # No location on the listing: the channel's configured (wrong) one is used.
         ref = ListingRef(sku="TEE-S", external_id=store["listings"]["TEE-S"]["external_id"])
-        [outcome] = adapter.push_levels([push(ref, 1, None)])
+        with pytest.raises(ChannelNeedsAction) as needs:
+            adapter.push_levels([push(ref, 1, None)])
 
-    assert outcome.status == "failed"
-    assert "INVALID_LOCATION" in outcome.error
+    assert "INVALID_LOCATION" in str(needs.value)
+    assert "Shopify has no location 222" in needs.value.action
     assert control.levels("pinned") == {"TEE-S": 3}

@@ -78,3 +78,15 @@ def test_the_key_chain_is_fixed_per_request():
     assert len(set(keys)) == 3
     assert keys == [idempotency_key_for(batch, attempt) for attempt in range(3)]
     assert keys[0] == idempotency_key_for(batch)
+
+
+def test_the_same_entries_to_another_location_are_another_request():
+    # After the merchant corrects the location, Shopify must not answer the new request
+    # with the first one's refusal.
+    from channels.adapters import ListingRef
+
+    batch = [push(ListingRef(sku="A", external_id="1"), 3)]
+    wrong = idempotency_key_for(batch, locations=["gid://shopify/Location/222"])
+    right = idempotency_key_for(batch, locations=["gid://shopify/Location/111"])
+    assert wrong != right
+    assert wrong == idempotency_key_for(batch, locations=["gid://shopify/Location/222"])
