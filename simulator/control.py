@@ -9,10 +9,16 @@ All bodies are JSON. Errors answer ``{"error": code, "message": text}``.
      "rate_limit": {"rate", "burst"} | {"<bucket>": {"rate", "burst"}} | false,
      "credentials": {...},          # optional: insist on exactly these credentials
      "variations": {"SKU": "PARENT-SKU"},                      # woocommerce
-     "location_id",                                            # shopify
+     "location_id", "locations", "idempotency_errors",         # shopify
+     "shared_skus",                                            # shopify
+     "parent_managed", "strip_authorization",                  # woocommerce
      "seller_id", "marketplace_id", "product_type",            # amazon
      "revisions_per_listing_per_day",                          # ebay (default 250)
      "token_lifetime_seconds", "unpublished_skus"}             # ebay
+
+  The Shopify and WooCommerce options are described in ``kinds/shopify.py`` and
+  ``kinds/woocommerce.py``; Amazon listings' own product types and attributes are set
+  with ``PUT <store>/_simulator/listings`` (``kinds/amazon_listings.py``).
 
   ``location_id`` and ``seller_id`` pin the id the store insists on; left out, the store
   accepts whatever the hub is configured with. An eBay store refuses a listing's revision
