@@ -129,7 +129,15 @@ KIND_SETTINGS: dict[str, list[tuple[str, str, str]]] = {
         ("location_id", "Shopify location id", "The location whose level the hub publishes."),
         ("api_version", "Admin API version", "Leave blank for the version the hub was built for."),
     ],
-    "woocommerce": [("api_path", "API path", "Leave blank for wp-json/wc/v3.")],
+    "woocommerce": [
+        ("api_path", "API path", "Leave blank for wp-json/wc/v3."),
+        (
+            "auth",
+            "How the keys travel",
+            "header (blank: the default) or query, for hosts that strip the Authorization "
+            "header; query needs HTTPS.",
+        ),
+    ],
     "amazon": [
         ("seller_id", "Seller id", "Your Amazon merchant token."),
         ("marketplace_id", "Marketplace id", "e.g. ATVPDKIKX0DER for amazon.com."),
@@ -160,7 +168,12 @@ KIND_CREDENTIALS: dict[str, list[tuple[str, str]]] = {
         ("lwa_client_secret", "LWA client secret"),
         ("refresh_token", "Refresh token"),
     ],
-    "ebay": [("access_token", "OAuth access token")],
+    "ebay": [
+        ("client_id", "App client id"),
+        ("client_secret", "App client secret"),
+        ("refresh_token", "Seller's refresh token (the hub renews the access token)"),
+        ("access_token", "OAuth access token (only without a refresh token)"),
+    ],
     "standard": [("push_secret", "Push signing secret (blank: the webhook secret)")],
     "sandbox": [("access_token", "Access token")],
 }

@@ -239,6 +239,55 @@ def test_an_admin_creates_a_channel_with_its_kind_settings(admin, shop):
     assert channel.webhook_secret not in text(admin.get("/channels/shopify-eu/"))
 
 
+def test_an_ebay_account_is_connected_with_a_refresh_token_from_the_form(admin, shop):
+    response = admin.post(
+        "/channels/new/",
+        {
+            "slug": "ebay-us",
+            "kind": "ebay",
+            "name": "eBay US",
+            "enabled": "on",
+            "base_url": "https://api.ebay.com",
+            "reconcile_interval_minutes": "30",
+            "ebay__marketplace_id": "EBAY_US",
+            "ebay__cred__client_id": "Shop-Hub-PRD-1234",
+            "ebay__cred__client_secret": "PRD-secret-5678",
+            "ebay__cred__refresh_token": "v^1.1#i^1#refresh",
+        },
+    )
+    assert response.status_code == 302, text(response)
+    channel = Channel.objects.get(slug="ebay-us")
+    assert channel.credentials == {
+        "client_id": "Shop-Hub-PRD-1234",
+        "client_secret": "PRD-secret-5678",
+        "refresh_token": "v^1.1#i^1#refresh",
+    }
+    assert "PRD-secret-5678" not in text(admin.get("/channels/ebay-us/"))
+
+
+def test_woocommerce_keys_in_the_query_string_are_a_setting_and_a_wrong_word_is_refused(
+    admin, shop
+):
+    fields = {
+        "slug": "woo",
+        "kind": "woocommerce",
+        "name": "Woo",
+        "enabled": "on",
+        "base_url": "https://woo.example.com",
+        "reconcile_interval_minutes": "30",
+        "woocommerce__cred__consumer_key": "ck_1",
+        "woocommerce__cred__consumer_secret": "cs_1",
+    }
+    refused = admin.post("/channels/new/", {**fields, "woocommerce__auth": "cookie"})
+    assert refused.status_code == 422
+    assert "header" in text(refused) and "query" in text(refused)
+    assert not Channel.objects.filter(slug="woo").exists()
+
+    response = admin.post("/channels/new/", {**fields, "woocommerce__auth": "query"})
+    assert response.status_code == 302, text(response)
+    assert Channel.objects.get(slug="woo").settings["auth"] == "query"
+
+
 def test_a_bad_channel_is_refused_in_plain_words(admin, shop):
     response = admin.post(
         "/channels/new/",
