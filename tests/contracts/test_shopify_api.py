@@ -109,3 +109,22 @@ def test_a_level_read_gives_the_available_quantity_and_none_for_unknown_items():
     shop = Shop("api_inventory_level_read.json")
     other = ListingRef(sku="GONE", external_id="46200000000999", external_location_id="24826418")
     assert shop.adapter().read_levels([REF, other]) == {"MUG-BLUE": 14, "GONE": None}
+
+
+def test_a_missing_scope_after_a_failed_entry_still_pauses_the_channel():
+    # MUG-BLUE (unmapped) is on two items and fails on its own; the write for TEA-TOWEL
+    # then meets ACCESS_DENIED, which no entry can get past: the whole push raises rather
+    # than failing TEA-TOWEL into the DLQ.
+    shop = Shop(
+        "api_inventory_items_page1.json",
+        "api_inventory_items_page2.json",
+        "api_access_denied.json",
+    )
+    towel = ListingRef(sku="TEA-TOWEL", external_id="46200000000103")
+    pushes = [
+        LevelPush(ref=ListingRef(sku="MUG-BLUE"), quantity=3, expected=None, key="outbox-1"),
+        LevelPush(ref=towel, quantity=5, expected=None, key="outbox-2"),
+    ]
+    with pytest.raises(ChannelNeedsAction):
+        shop.adapter().push_levels(pushes)
+    assert len(shop.requests) == 3
