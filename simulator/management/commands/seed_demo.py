@@ -16,11 +16,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
-from channels.models import Channel, ChannelKind, Listing
+from channels.models import Channel, ChannelKind
 from channels.services import InvalidChannel, channel_create
 from channels.webhooks.signing import make_standard_secret
 from ledger.models import Sku
 from ledger.services import Origin, sku_create, stock_receive
+from simulator.demo import store_spec
 
 CATALOGUE = [
     ("TEE-BLK-S", "Organic tee, black, S", 40),
@@ -136,6 +137,13 @@ class Command(BaseCommand):
             return {"consumer_key": "ck_demo", "consumer_secret": "cs_demo"}
         if kind == ChannelKind.AMAZON:
             return {"refresh_token": "demo", "lwa_app_id": "demo", "lwa_client_secret": "demo"}
+        if kind == ChannelKind.EBAY:
+            # A connected eBay account: the hub mints and renews the access token.
+            return {
+                "client_id": "demo-ebay-app",
+                "client_secret": "demo-ebay-cert",
+                "refresh_token": "v^1.1#demo-ebay-refresh",
+            }
         return {"access_token": f"demo-{kind}-token"}
 
     @staticmethod
@@ -175,17 +183,7 @@ class Command(BaseCommand):
                         return
                     time.sleep(0.5)
             for channel in Channel.objects.all():
-                levels = dict(
-                    Listing.objects.filter(channel=channel).values_list("sku__code", "published")
-                )
                 client.post(
-                    f"{simulator_url}/_control/stores",
-                    json={
-                        "kind": channel.kind,
-                        "store": channel.slug,
-                        "webhook_url": f"{web_url.rstrip('/')}/webhooks/{channel.slug}/",
-                        "webhook_secret": channel.webhook_secret,
-                        "levels": levels,
-                    },
+                    f"{simulator_url}/_control/stores", json=store_spec(channel, web_url=web_url)
                 ).raise_for_status()
         self.stdout.write(f"Simulator stores created at {simulator_url}")

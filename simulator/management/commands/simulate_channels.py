@@ -73,7 +73,8 @@ class Command(BaseCommand):
             self.stdout.write("Channel simulator stopped.")
 
     def _stores_from_hub(self, simulator: ChannelSimulator, web_url: str) -> None:
-        from channels.models import Channel, Listing
+        from channels.models import Channel
+        from simulator.demo import store_spec
 
         try:
             channels = list(Channel.objects.all())
@@ -81,20 +82,7 @@ class Command(BaseCommand):
             self.stderr.write(f"No stores from the hub (database not ready: {exc}).")
             return
         for channel in channels:
-            settings = channel.settings or {}
-            spec: dict[str, Any] = {
-                "kind": channel.kind,
-                "store": channel.slug,
-                "webhook_url": f"{web_url}/webhooks/{channel.slug}/",
-                "webhook_secret": channel.webhook_secret,
-                "levels": dict(
-                    Listing.objects.filter(channel=channel).values_list("sku__code", "published")
-                ),
-            }
-            # Pin the ids the channel is configured with, so webhooks carry the same ones.
-            for key in ("location_id", "seller_id", "marketplace_id", "product_type"):
-                if settings.get(key):
-                    spec[key] = str(settings[key])
+            spec = store_spec(channel, web_url=web_url)
             try:
                 simulator.create_store(spec)
             except ValueError as exc:
