@@ -117,7 +117,7 @@ SETTINGS_PUT_HELP = (
         "additionalProperties": {"type": "string"},
         "description": "Every stored credential's name (secrets sent inside settings "
         "included, e.g. application_token) with a hint: its last four characters at most "
-        '("••••wxyz", or "••••" for a short one). Never the value.',
+        '("••••wxyz"; "••••" for one under 20 characters). Never the value.',
         "example": {"access_token": "••••wxyz", "application_token": "••••9f2c"},
     }
 )

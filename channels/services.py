@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -414,15 +415,42 @@ def _check_endpoint_change(
         )
 
 
+# Query parameter names that carry a credential (`?consumer_secret=`, `?access_token=`,
+# `?sig=`): such a value belongs in the encrypted credentials, not in a plain setting.
+_SECRET_PARAMETER = re.compile(r"token|secret|password|passwd|key|sig|auth", re.IGNORECASE)
+
+
 def _check_endpoints(settings: dict, names: Sequence[str]) -> None:
-    """Refuse an endpoint inside the hub's own network (unless allowed), naming it."""
+    """Refuse an endpoint inside the hub's own network (unless allowed), or one carrying
+    a credential (a user:password part, a token in the query), naming it."""
     for name in names:
         value = settings.get(name)
         if name in ENDPOINT_URL_SETTINGS and value:
+            _check_no_credential_in(name, str(value))
             try:
                 check_outbound_url(value)
             except EgressRefused as exc:
                 raise InvalidChannel(f"settings.{name}: {exc}", field=f"settings.{name}") from None
+
+
+def _check_no_credential_in(name: str, url: str) -> None:
+    """Settings are stored and shown in plain text: a URL with a credential inside is
+    refused, with the parameter's name and never its value."""
+    parts = urlsplit(url)
+    where = ""
+    if parts.username or parts.password:
+        where = "a user name or password before the host"
+    else:
+        secret = [key for key, _ in parse_qsl(parts.query) if _SECRET_PARAMETER.search(key)]
+        if secret:
+            where = f"the query parameter {secret[0]!r}"
+    if where:
+        raise InvalidChannel(
+            f"settings.{name} holds {where}: settings are stored and shown in plain text, "
+            "so give the address without it and put the credential in the channel's "
+            "credentials.",
+            field=f"settings.{name}",
+        )
 
 
 def _audit_moved_endpoint(

@@ -32,11 +32,17 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+# A secret shorter than this shows none of its characters: four of a short one (a
+# WooCommerce consumer secret typed by hand, a demo token) would be too much of it.
+MASK_SHOWS_FROM = 20
+
+
 def masked(secret: str) -> str:
-    """What a person may see of a secret: its last four characters at most."""
+    """What a person may see of a secret: its last four characters at most, and none of
+    a secret shorter than MASK_SHOWS_FROM (at most a fifth of any secret shows)."""
     if not secret:
         return ""
-    return "••••" + secret[-4:] if len(secret) > 8 else "••••"
+    return "••••" + secret[-4:] if len(secret) >= MASK_SHOWS_FROM else "••••"
 
 
 class EncryptedTextField(models.TextField):

@@ -177,7 +177,10 @@ def _preview_line(line: CountInput, sku: Sku, location: Location) -> CountPrevie
         reason = f"on hand would be {after}, below the {committed} units committed to open orders"
     elif abs(difference) > settings.DRIFT_AUTO_FIX_MAX_DELTA:
         action = "needs_approval"
-        reason = f"|difference| {abs(difference)} > {settings.DRIFT_AUTO_FIX_MAX_DELTA}"
+        limit = settings.DRIFT_AUTO_FIX_MAX_DELTA
+        reason = (
+            f"a difference of {abs(difference)} units is more than the {limit} that apply at once"
+        )
     else:
         action, reason = "apply", ""
     return CountPreview(

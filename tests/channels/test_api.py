@@ -62,13 +62,14 @@ def test_secrets_are_write_only_and_masked(api):
         api,
         "shop",
         webhook_secret="whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
-        credentials={"token": "abcd1234wxyz"},
+        credentials={"token": "abcd1234efgh5678wxyz", "pin": "abcd1234wxyz"},
     )
     body = response.json()
     text = response.content.decode()
     assert "c2VjcmV0" not in text and "abcd1234" not in text
     assert body["webhook_secret_hint"] == "••••ZXQ="
-    assert body["credentials_hint"] == {"token": "••••wxyz"}
+    # Four characters of a secret of twenty or more; none of a shorter one.
+    assert body["credentials_hint"] == {"token": "••••wxyz", "pin": "••••"}
     assert Channel.objects.get(slug="shop").webhook_secret.startswith("whsec_")
 
 
@@ -127,6 +128,32 @@ def test_bad_settings_are_refused_on_update_and_nothing_changes(api, settings, f
     assert response.status_code == 400 and field in response.json()["message"]
     channel = Channel.objects.get()
     assert channel.settings == {"timeout_seconds": 5} and channel.batch_size == 25
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("https://admin:hunter2-pw@shop.example.com", "user name or password"),
+        ("https://shop.example.com/wp-json?consumer_secret=hunter2-pw", "'consumer_secret'"),
+        ("https://shop.example.com/api?access_token=hunter2-pw&x=1", "'access_token'"),
+    ],
+)
+def test_a_credential_inside_an_address_is_refused_without_echoing_it(api, url, named):
+    created = api.post(
+        "/api/v1/channels/",
+        {"slug": "shop", "kind": "sandbox", "name": "Shop", "settings": {"base_url": url}},
+        format="json",
+    )
+    assert created.status_code == 400
+    body = created.json()
+    assert body["detail"]["field"] == "settings.base_url" and named in body["message"]
+    assert "hunter2" not in created.content.decode()
+    assert not Channel.objects.exists()
+
+    create_channel(api, "shop", settings={"base_url": "https://shop.example.com"})
+    moved = api.patch("/api/v1/channels/shop/", {"settings": {"base_url": url}}, format="json")
+    assert moved.status_code == 400 and "hunter2" not in moved.content.decode()
+    assert Channel.objects.get().settings["base_url"] == "https://shop.example.com"
 
 
 def test_settings_set_the_channels_limits_on_update_too(api):

@@ -346,3 +346,41 @@ def test_an_admin_creates_a_channel_and_tests_its_connection(live_server, staff_
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Could not read from the channel")
     shot(page, "channel-created-tested")
+
+
+def test_a_count_is_previewed_applied_and_its_big_line_approved(
+    live_server, staff_shop, browser, settings
+):
+    from playwright.sync_api import expect
+
+    settings.DRIFT_AUTO_FIX_MAX_DELTA = 5
+
+    def on_hand(code: str) -> int:
+        return sum(level.on_hand for level in sku_get(code).levels.all())
+
+    page = log_in(browser, live_server.url, staff_shop["Merchant"].username)
+    page.click("nav >> text=Counts")
+    page.wait_for_url(f"{live_server.url}/counts/")
+    page.fill("#count-csv", "sku,location,counted\nTEE-RED-M,,11\nMUG-WHITE,,100\n")
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    expect(page.locator("#preview-title")).to_have_text("Preview: 2 lines")
+    expect(page.locator("tr.count-apply")).to_contain_text("TEE-RED-M")
+    expect(page.locator("tr.count-needs_approval")).to_contain_text("MUG-WHITE")
+    assert (on_hand("TEE-RED-M"), on_hand("MUG-WHITE")) == (10, 30)  # a preview writes nothing
+    shot(page, "counts-preview")
+
+    page.get_by_role("button", name="Apply this count").click()
+    expect(page.locator("#report-title")).to_contain_text("Applied count")
+    expect(page.locator("#awaiting-title")).to_have_text("Waiting for approval (1)")
+    assert page.evaluate("window.__sameDocument") is True
+    assert (on_hand("TEE-RED-M"), on_hand("MUG-WHITE")) == (11, 30)
+    shot(page, "counts-applied")
+
+    approver = log_in(browser, live_server.url, staff_shop["Approver"].username)
+    approver.goto(f"{live_server.url}/counts/")
+    row = approver.locator("section[aria-labelledby=awaiting-title] tr", has_text="MUG-WHITE")
+    row.locator("input[name=note]").fill("recounted twice: 100 on the shelf")
+    row.get_by_role("button", name="Approve").click()
+    expect(approver.locator("#awaiting-title")).to_have_text("Waiting for approval (0)")
+    assert on_hand("MUG-WHITE") == 100
