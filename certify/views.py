@@ -20,12 +20,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.vary import vary_on_headers
 
+from channels.models import Channel
 from foundation.permissions import requires
 
 from .models import CertifyRun, RunStatus
 
 # Certify moves stock (receipts and counts at its own location): a Merchant's right.
 RULE = {"GET": "ledger.record_movement", "POST": "ledger.record_movement"}
+# Writing to the merchant's real stores (listing and pushing the CERTIFY-BULK-* SKUs
+# there) is the Admin's, as every change of what goes to a channel's address is.
+WRITE_PERMISSION = "channels.manage_channel_endpoints"
 HISTORY = 10
 
 
@@ -58,11 +62,28 @@ def certify_page(request: HttpRequest) -> HttpResponse:
         return _start(request)
     runs = list(CertifyRun.objects.defer("report_html")[:HISTORY])
     current = runs[0] if runs else None
-    context = {"runs": runs, "run": current, "running": _running()}
+    context = {
+        "runs": runs,
+        "run": current,
+        "running": _running(),
+        "own_channels": _own_channels(),
+        "may_write": request.user.has_perm(WRITE_PERMISSION),
+    }
     template = "certify/page.html"
     if request.htmx:
         template += "#progress"
     return render(request, template, context)
+
+
+def _own_channels() -> list[Channel]:
+    """The merchant's enabled channels, which a run may use instead of the simulator
+    (a run's own channels, ``certify-<run>-<kind>``, are not among them)."""
+    return list(
+        Channel.objects.filter(enabled=True)
+        .exclude(slug__startswith="certify-")
+        .only("slug", "name", "kind")
+        .order_by("name")
+    )
 
 
 def _start(request: HttpRequest) -> HttpResponse:
@@ -70,8 +91,29 @@ def _start(request: HttpRequest) -> HttpResponse:
         messages.error(request, "A certify run is already going: wait for it to finish.")
         return redirect("certify:page")
     quick = request.POST.get("size") == "quick"
+    chosen = request.POST.getlist("channels")
+    known = {channel.slug for channel in _own_channels()}
+    allow_writes = request.POST.get("allow_writes") == "on"
+    refusal = ""
+    if unknown := sorted(set(chosen) - known):
+        refusal = f"No enabled channel {', '.join(unknown)}: nothing was started."
+    elif allow_writes and not chosen:
+        refusal = "Writing to your stores needs at least one of them chosen: nothing was started."
+    elif allow_writes and not request.user.has_perm(WRITE_PERMISSION):
+        refusal = (
+            "Only an Admin may let a run write to the stores (it lists and pushes the "
+            "CERTIFY-BULK-* SKUs there): nothing was started."
+        )
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("certify:page")
     run = CertifyRun.objects.create(
-        started_by=request.user, options={"size": "quick" if quick else "full"}
+        started_by=request.user,
+        options={
+            "size": "quick" if quick else "full",
+            "channels": sorted(chosen),
+            "allow_writes": allow_writes,
+        },
     )
     web_url = f"{request.scheme}://{request.get_host()}"
     command = [
@@ -79,6 +121,10 @@ def _start(request: HttpRequest) -> HttpResponse:
     ]  # fmt: skip
     if quick:
         command += QUICK
+    if chosen:
+        command += ["--channels", ",".join(sorted(chosen))]
+    if allow_writes:
+        command += ["--allow-writes"]
     pid = launch(command, log=settings.VAR_DIR / f"certify-run-{run.pk}.log")
     CertifyRun.objects.filter(pk=run.pk).update(pid=pid)
     messages.success(request, f"Certify run {run.pk} started.")

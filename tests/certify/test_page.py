@@ -121,6 +121,79 @@ def test_the_terminal_table_names_what_failed_and_why():
     assert text.splitlines()[-1].startswith("certify: FAIL (burst)")
 
 
+@pytest.fixture
+def launched(monkeypatch, settings, tmp_path) -> list[list[str]]:
+    """The commands the page would start (nothing runs)."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(
+        "certify.views.launch", lambda command, *, log: started.append(command) or os.getpid()
+    )
+    settings.VAR_DIR = tmp_path
+    return started
+
+
+@pytest.fixture
+def own_store(db):
+    from channels.services import channel_create
+
+    channel_create(
+        slug="my-shop", kind="sandbox", name="My shop", settings={"base_url": "https://s.example"}
+    )
+    channel_create(slug="certify-9-sandbox", kind="sandbox", name="Certify's own")
+
+
+def test_the_page_offers_the_merchants_stores_and_writing_only_to_an_admin(
+    merchant_client, own_store
+):
+    page = merchant_client.get("/certify/").content.decode()
+    assert 'value="my-shop"' in page and "certify-9-sandbox" not in page
+    assert 'name="allow_writes" disabled' in page and "Only an Admin may." in page
+
+    admin = Client()
+    admin.force_login(role_user("Admin"))
+    page = admin.get("/certify/").content.decode()
+    assert 'name="allow_writes" disabled' not in page
+
+
+def test_a_merchant_runs_read_only_against_a_chosen_store(merchant_client, own_store, launched):
+    merchant_client.post("/certify/", {"size": "quick", "channels": ["my-shop"]})
+
+    [command] = launched
+    assert command[command.index("--channels") + 1] == "my-shop"
+    assert "--allow-writes" not in command
+    run = CertifyRun.objects.get()
+    assert run.options == {"size": "quick", "channels": ["my-shop"], "allow_writes": False}
+
+
+def test_an_admin_lets_a_run_write_to_a_chosen_store(own_store, launched):
+    admin = Client()
+    admin.force_login(role_user("Admin"))
+
+    admin.post("/certify/", {"size": "full", "channels": ["my-shop"], "allow_writes": "on"})
+
+    [command] = launched
+    assert "--allow-writes" in command and "--channels" in command
+
+
+@pytest.mark.parametrize(
+    ("role", "form", "message"),
+    [
+        ("Merchant", {"channels": ["my-shop"], "allow_writes": "on"}, "Only an Admin may"),
+        ("Admin", {"allow_writes": "on"}, "needs at least one of them chosen"),
+        ("Admin", {"channels": ["nope"]}, "No enabled channel nope"),
+        ("Admin", {"channels": ["certify-9-sandbox"]}, "No enabled channel certify-9-sandbox"),
+    ],
+)
+def test_a_refused_choice_starts_nothing_and_says_why(own_store, launched, role, form, message):
+    client = Client()
+    client.force_login(role_user(role))
+
+    answer = client.post("/certify/", {"size": "quick", **form}, follow=True)
+
+    assert message in answer.content.decode()
+    assert launched == [] and not CertifyRun.objects.exists()
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="no /usr/bin/chromium")
 def test_the_html_report_renders_in_chromium_without_network():
