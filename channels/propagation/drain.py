@@ -99,7 +99,7 @@ def token_taker(channel: Channel):
     or Shopify's GraphQL query cost in points) from the channel's shared bucket, sleeping
     briefly when it holds too little."""
 
-    rate, burst = _budget(channel)
+    rate, burst = channel_budget(channel)
 
     def take(cost: float = 1.0) -> None:
         # A request dearer than our whole bucket (a channel configured below what one call
@@ -219,7 +219,7 @@ def _drain(channel: Channel, lease, hold_ms: int) -> tuple[int, float | None]:
     return handled, None
 
 
-def _budget(channel: Channel) -> tuple[float, int]:
+def channel_budget(channel: Channel) -> tuple[float, int]:
     """The hub's share of the channel's limit (rate, burst): 10% under it, because its
     bucket and ours start and refill on different clocks and network jitter bunches
     requests up on arrival."""
@@ -232,7 +232,7 @@ def _pace(channel: Channel) -> None:
     back to back instead of the read waiting for tokens while newer sales pile up. What is
     due is counted again after each wait: sales keep arriving meanwhile, and a cycle paced
     for the entries due before the wait would leave its read-back short of tokens."""
-    rate, burst = _budget(channel)
+    rate, burst = channel_budget(channel)
     cycle_cost = adapter_class(channel.kind).cycle_cost
     if not ratelimit.wait_for(
         channel.slug, rate=rate, burst=burst, tokens=cycle_cost(channel.batch_size)

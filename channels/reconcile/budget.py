@@ -13,7 +13,7 @@ from django.utils import timezone
 from foundation import ratelimit
 
 from ..models import Channel, OutboxEntry, OutboxStatus
-from ..propagation.drain import _budget
+from ..propagation.drain import channel_budget
 
 POLL = 0.05  # how often a waiting read looks at the bucket again, at most
 # A reconcile batch waits at most this long for live pushes to go out first.
@@ -21,7 +21,7 @@ YIELD_AT_MOST = 1.0
 
 
 def reconcile_taker(channel: Channel, *, reserve_share: float | None = None):
-    rate, burst = _budget(channel)
+    rate, burst = channel_budget(channel)
     share = settings.RECONCILE_TOKEN_RESERVE if reserve_share is None else reserve_share
     reserve = burst * share
 
