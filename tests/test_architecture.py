@@ -61,7 +61,7 @@ def test_every_import_contract_is_kept():
             "The ledger imports nothing above it",
         ),
         (
-            "channels/services.py",
+            "channels/services/channel.py",
             "from simulator.client import SimulatorClient",
             "Production code never imports the simulator",
         ),

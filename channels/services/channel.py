@@ -1,15 +1,10 @@
-"""Writes for channels, allocation rules and listings. Each is one transaction that also
-refreshes the outbox for whatever it changed."""
+"""Channels: create, update (settings, secrets, endpoints), forget a previous secret.
+Each write is one transaction that also refreshes the outbox for what it changed."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,52 +18,24 @@ from foundation.egress import (
     private_networks_allowed,
     url_host,
 )
-from foundation.errors import DomainError
 from foundation.retries import is_retry_wait
-from ledger.models import Location, Sku, normalize_sku_code
+from ledger.models import Location, Sku
 
-from .adapters.base import adapter_class
-from .models import (
-    AllocationMode,
-    AllocationRule,
+from ..adapters.base import adapter_class
+from ..models import (
     Channel,
-    ChannelAudit,
     ChannelAuditKind,
     ChannelKind,
     ChannelLocation,
     Listing,
-    ListingState,
     kind_defaults,
 )
-from .propagation.attention import needs_action_clear
-from .propagation.outbox import outbox_refresh_for_skus
-from .settings_schema import CHOICE_SETTINGS, known_settings, split_secrets
-from .webhooks.signing import standard_secret_key
-
-# Kinds that address a listing by the SKU itself; the others need the channel's ids
-# (looked up by SKU through the adapter, or imported from CSV).
-KINDS_ADDRESSED_BY_SKU = {
-    ChannelKind.AMAZON,
-    ChannelKind.EBAY,
-    ChannelKind.STANDARD,
-    ChannelKind.SANDBOX,
-}
-
-
-class InvalidChannel(DomainError):
-    code = "invalid_channel"
-
-
-class InvalidRule(DomainError):
-    code = "invalid_allocation"
-
-
-class EndpointChangeRefused(DomainError):
-    """The person may change a channel, but not its secrets or where it sends them."""
-
-    code = "forbidden"
-    http_status = 403
-
+from ..propagation.attention import needs_action_clear
+from ..propagation.outbox import outbox_refresh_for_skus
+from ..settings_schema import CHOICE_SETTINGS, known_settings, split_secrets
+from ..webhooks.signing import standard_secret_key
+from .allocation import rule_save
+from .common import EndpointChangeRefused, InvalidChannel, audit, initial_state
 
 # The settings that say where a channel's requests, and so its credentials, go: every
 # address an adapter, the eBay key fetch or the SQS poll sends to, and the parts of the
@@ -84,31 +51,6 @@ ENDPOINT_URL_SETTINGS = (
 )
 ENDPOINT_SETTINGS = (*ENDPOINT_URL_SETTINGS, "api_path", "api_version", "sqs_region")
 MANAGE_ENDPOINTS = "channels.manage_channel_endpoints"
-
-
-RULE_FIELDS = ("mode", "share_percent", "fixed_quantity", "buffer_units", "buffer_percent")
-
-
-def _audit(
-    kind: str, *, channel: Channel, message: str, sku: Sku | None = None, actor=None, **data: Any
-) -> None:
-    ChannelAudit.objects.create(
-        kind=kind,
-        channel=channel,
-        sku=sku,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        message=message,
-        data=data,
-    )
-
-
-def _initial_state(channel: Channel) -> str:
-    # Adapters look a channel's own ids up by SKU on the first push (and report SKUs the
-    # channel does not list), so a listing is pushable from the start.
-    return ListingState.PENDING
-
-
-# --- channels ---------------------------------------------------------------------------
 
 
 def channel_create(
@@ -164,8 +106,8 @@ def channel_create(
                 for index, location in enumerate(fulfilment_locations)
             ]
         )
-        _rule_save(channel=channel, sku=None, values=allocation or {})
-        state = _initial_state(channel)
+        rule_save(channel=channel, sku=None, values=allocation or {})
+        state = initial_state(channel)
         Listing.objects.bulk_create(
             [
                 Listing(channel=channel, sku_id=sku_id, state=state)
@@ -176,7 +118,7 @@ def channel_create(
         outbox_refresh_for_skus(
             sku_ids=Sku.objects.values_list("id", flat=True), channel_ids=[channel.pk], force=True
         )
-        _audit(
+        audit(
             ChannelAuditKind.CHANNEL,
             channel=channel,
             actor=actor,
@@ -272,7 +214,7 @@ def channel_update(
                 ]
             )
         if "allocation" in changes:
-            _rule_save(channel=channel, sku=None, values=changes["allocation"])
+            rule_save(channel=channel, sku=None, values=changes["allocation"])
         refresh = channel.enabled and (
             not was_enabled or {"allocation", "fulfilment_locations"} & set(changes)
         )
@@ -284,7 +226,7 @@ def channel_update(
             )
         # Names only: never a secret's value, nor a setting's.
         fields = ", ".join(sorted(set(changes) - {"credentials", "webhook_secret"}) or ["secrets"])
-        _audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
+        audit(ChannelAuditKind.CHANNEL, channel=channel, actor=actor, message=f"Changed {fields}")
         for name in moved:
             _audit_moved_endpoint(channel, actor, name, stored_settings.get(name), channel.settings)
     return channel
@@ -469,7 +411,7 @@ def _audit_moved_endpoint(
         return f"{parts.scheme}://{url_host(str(value))}{parts.path[:100]}"
 
     who = actor.get_username() if actor is not None else "the system"
-    _audit(
+    audit(
         ChannelAuditKind.CHANNEL,
         channel=channel,
         actor=actor,
@@ -509,7 +451,7 @@ def channel_previous_secret_forget(
             )
         channel.previous_webhook_secret = ""
         channel.save()
-        _audit(
+        audit(
             ChannelAuditKind.CHANNEL,
             channel=channel,
             actor=actor,
@@ -598,257 +540,3 @@ def _check_settings(kind: str, settings: dict) -> None:
                 check_url_shape(value)
             except EgressRefused:
                 raise refuse(name, "an http:// or https:// URL") from None
-
-
-# --- allocation rules -------------------------------------------------------------------
-
-
-def _rule_values(values: dict, base: AllocationRule | None) -> dict:
-    merged = (
-        {name: getattr(base, name) for name in RULE_FIELDS}
-        if base
-        else {
-            "mode": AllocationMode.POOL,
-            "share_percent": Decimal(100),
-            "fixed_quantity": 0,
-            "buffer_units": 0,
-            "buffer_percent": Decimal(0),
-        }
-    )
-    merged.update({k: v for k, v in values.items() if k in RULE_FIELDS and v is not None})
-    if merged["mode"] not in AllocationMode.values:
-        raise InvalidRule(f"mode must be one of {', '.join(AllocationMode.values)}.", field="mode")
-    for name in ("share_percent", "buffer_percent"):
-        merged[name] = Decimal(str(merged[name]))
-        if not Decimal(0) <= merged[name] <= Decimal(100):
-            raise InvalidRule(f"{name} must be between 0 and 100.", field=name)
-    for name in ("fixed_quantity", "buffer_units"):
-        if int(merged[name]) < 0:
-            raise InvalidRule(f"{name} cannot be negative.", field=name)
-    return merged
-
-
-def _check_share_partition(*, channel: Channel, sku: Sku | None, values: dict) -> None:
-    """Shares of one SKU across channels may not exceed 100% (they partition stock)."""
-
-    def share(rule_values) -> Decimal:
-        return (
-            rule_values["share_percent"]
-            if rule_values["mode"] == AllocationMode.SHARE
-            else Decimal(0)
-        )
-
-    defaults = {
-        row.channel_id: {n: getattr(row, n) for n in RULE_FIELDS}
-        for row in AllocationRule.objects.filter(sku__isnull=True)
-    }
-    overrides: dict[int, dict[int, dict]] = defaultdict(dict)
-    for row in AllocationRule.objects.filter(sku__isnull=False):
-        overrides[row.sku_id][row.channel_id] = {n: getattr(row, n) for n in RULE_FIELDS}
-    if sku is None:
-        defaults[channel.pk] = values
-    else:
-        overrides[sku.pk][channel.pk] = values
-
-    def total(sku_overrides: dict[int, dict]) -> Decimal:
-        channels = set(defaults) | set(sku_overrides)
-        return sum((share(sku_overrides.get(c) or defaults[c]) for c in channels), Decimal(0))
-
-    scopes = [({}, None)] + [(rules, sku_id) for sku_id, rules in overrides.items()]
-    for sku_overrides, sku_id in scopes:
-        combined = total(sku_overrides)
-        if combined > 100:
-            where = (
-                f"SKU {Sku.objects.get(pk=sku_id).code}"
-                if sku_id is not None
-                else "SKUs without overrides"
-            )
-            raise InvalidRule(
-                f"Shares for {where} would add up to {combined}% across channels; "
-                "they partition the same stock and may not exceed 100%.",
-                field="share_percent",
-                total_percent=str(combined),
-            )
-
-
-def _rule_save(*, channel: Channel, sku: Sku | None, values: dict) -> AllocationRule:
-    existing = AllocationRule.objects.filter(channel=channel, sku=sku).first()
-    merged = _rule_values(values, existing)
-    _check_share_partition(channel=channel, sku=sku, values=merged)
-    rule = existing or AllocationRule(channel=channel, sku=sku)
-    for name, value in merged.items():
-        setattr(rule, name, value)
-    rule.save()
-    return rule
-
-
-def allocation_rule_set(
-    *, channel: Channel, sku: Sku | None, values: dict, actor: AbstractBaseUser | None = None
-) -> AllocationRule:
-    """Set the channel's default rule (sku=None) or a per-SKU override, then republish."""
-    with transaction.atomic():
-        rule = _rule_save(channel=channel, sku=sku, values=values)
-        sku_ids = [sku.pk] if sku else channel.listings.values_list("sku_id", flat=True)
-        outbox_refresh_for_skus(sku_ids=sku_ids, channel_ids=[channel.pk])
-        scope = sku.code if sku else "default"
-        _audit(
-            ChannelAuditKind.RULE,
-            channel=channel,
-            sku=sku,
-            actor=actor,
-            message=f"{scope} rule set to {rule.mode}",
-            **{name: str(getattr(rule, name)) for name in RULE_FIELDS},
-        )
-    return rule
-
-
-def allocation_rule_delete(
-    *, channel: Channel, sku: Sku, actor: AbstractBaseUser | None = None
-) -> None:
-    """Drop a per-SKU override; the channel's default rule applies again."""
-    with transaction.atomic():
-        deleted, _ = AllocationRule.objects.filter(channel=channel, sku=sku).delete()
-        if not deleted:
-            raise InvalidRule(f"{channel.slug} has no override for {sku.code}.", field="sku")
-        outbox_refresh_for_skus(sku_ids=[sku.pk], channel_ids=[channel.pk])
-        _audit(
-            ChannelAuditKind.RULE, channel=channel, sku=sku, actor=actor, message="override removed"
-        )
-
-
-# --- listings ---------------------------------------------------------------------------
-
-
-def listings_match_new_skus(skus: Sequence[Sku]) -> None:
-    """The ledger's `skus_created` hook (registered in `ChannelsConfig.ready`)."""
-    listings_match_skus(skus=skus)
-
-
-def listings_match_skus(*, skus: Sequence[Sku]) -> None:
-    """New SKUs are listed on every channel (matched by their normalized codes)."""
-    channels = list(Channel.objects.all())
-    if not channels or not skus:
-        return
-    Listing.objects.bulk_create(
-        [Listing(channel=c, sku=sku, state=_initial_state(c)) for c in channels for sku in skus],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    outbox_refresh_for_skus(sku_ids=[sku.pk for sku in skus], force=True)
-
-
-def listing_map(
-    *,
-    channel: Channel,
-    sku: Sku,
-    external_id: str = "",
-    external_parent_id: str = "",
-    external_location_id: str = "",
-) -> Listing:
-    """Record the channel's ids for a SKU; a mapped listing is pushed straight away."""
-    with transaction.atomic():
-        listing, _ = Listing.objects.select_for_update().get_or_create(
-            channel=channel, sku=sku, defaults={"state": _initial_state(channel)}
-        )
-        listing.external_id = external_id
-        listing.external_parent_id = external_parent_id
-        listing.external_location_id = external_location_id
-        if listing.state == ListingState.NOT_ON_CHANNEL:
-            listing.state = ListingState.PENDING  # mapped by a person: try again
-        if listing.state == ListingState.UNMAPPED and (
-            external_id or channel.kind in KINDS_ADDRESSED_BY_SKU
-        ):
-            listing.state = ListingState.PENDING
-        listing.save()
-        outbox_refresh_for_skus(sku_ids=[sku.pk], channel_ids=[channel.pk], force=True)
-    return listing
-
-
-@dataclass
-class ImportReport:
-    matched: list[dict] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
-    rejected: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "matched": self.matched,
-            "skipped": self.skipped,
-            "rejected": self.rejected,
-            "summary": {
-                "matched": len(self.matched),
-                "skipped": len(self.skipped),
-                "rejected": len(self.rejected),
-            },
-        }
-
-
-CSV_COLUMNS = ["sku", "channel", "external_id", "external_parent_id", "external_location_id"]
-
-
-def listings_import_csv(*, text: str) -> ImportReport:
-    """Import `sku,channel,external_id,external_parent_id,external_location_id` rows.
-
-    Every row is reported: matched (saved), skipped (already so), rejected (and why).
-    Rows are independent: one bad row does not stop the others.
-    """
-    report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"sku", "channel", "external_id"} - set(reader.fieldnames or [])
-    if missing:
-        raise InvalidChannel(
-            f"The CSV needs a header row with {', '.join(CSV_COLUMNS)}; missing "
-            f"{', '.join(sorted(missing))}.",
-            field="file",
-        )
-    channels = {c.slug: c for c in Channel.objects.all()}
-    skus = {s.code_key: s for s in Sku.objects.all()}
-    for line, row in enumerate(reader, start=2):
-        code = (row.get("sku") or "").strip()
-        slug = (row.get("channel") or "").strip()
-        entry = {"line": line, "sku": code, "channel": slug}
-        sku = skus.get(normalize_sku_code(code))
-        channel = channels.get(slug)
-        ids = {
-            name: (row.get(name) or "").strip()
-            for name in ("external_id", "external_parent_id", "external_location_id")
-        }
-        if not code or sku is None:
-            report.rejected.append({**entry, "reason": f"unknown SKU {code!r}"})
-            continue
-        if channel is None:
-            report.rejected.append({**entry, "reason": f"unknown channel {slug!r}"})
-            continue
-        if not ids["external_id"] and channel.kind not in KINDS_ADDRESSED_BY_SKU:
-            report.rejected.append({**entry, "reason": f"{channel.kind} needs an external_id"})
-            continue
-        current = Listing.objects.filter(channel=channel, sku=sku).first()
-        if (
-            current
-            and all(getattr(current, k) == v for k, v in ids.items())
-            and current.state not in (ListingState.UNMAPPED, ListingState.NOT_ON_CHANNEL)
-        ):
-            report.skipped.append({**entry, "reason": "already mapped to these ids"})
-            continue
-        listing_map(channel=channel, sku=sku, **ids)
-        report.matched.append({**entry, **ids})
-    return report
-
-
-def listings_export_csv() -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for listing in Listing.objects.select_related("sku", "channel").order_by(
-        "channel__slug", "sku__code_key"
-    ):
-        writer.writerow(
-            [
-                listing.sku.code,
-                listing.channel.slug,
-                listing.external_id,
-                listing.external_parent_id,
-                listing.external_location_id,
-            ]
-        )
-    return out.getvalue()
