@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -172,3 +172,7 @@ def browser() -> Iterator:
             yield browser
         finally:
             browser.close()
+            # While Playwright's loop runs, the test's ORM calls get connections of their
+            # own context, which pytest-django never closes: left open, one of them kept
+            # the test database from being dropped at the end of the session.
+            connections.close_all()
