@@ -102,6 +102,16 @@ def is_secret_setting(name: str) -> bool:
     )
 
 
+# Besides those names, the conventions of credentials in a URL's query (`?key=`,
+# `?sig=`, `?auth=`): an address carrying one is refused (channels.services.channel).
+_CREDENTIAL_PARAMETER = re.compile(r"key|sig|auth", re.I)
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a URL query parameter's name says it carries a credential."""
+    return bool(_SECRET_NAME.search(name) or _CREDENTIAL_PARAMETER.search(name))
+
+
 def known_settings(kind: str) -> frozenset[str]:
     return COMMON_SETTINGS | KIND_SETTINGS.get(kind, frozenset())
 

@@ -61,6 +61,7 @@ from channels.adapters.base import (
 )
 from channels.webhooks import _fields, ebay_oauth
 from channels.webhooks.events import OrderLine
+from channels.webhooks.parse import ebay_order_lines
 
 API_PATH = "sell/inventory/v1"
 ORDER_PATH = "sell/fulfillment/v1/order"
@@ -412,21 +413,4 @@ class EbayAdapter(ChannelAdapter):
         if response.status_code == 404:
             raise ChannelRejected(f"ebay: order {order_id!r} was not found", status_code=404)
         order = _fields.mapping(self._json(response), "getOrder answer")
-        lines = []
-        for index, raw in enumerate(_fields.items(order.get("lineItems"), "lineItems")):
-            where = f"lineItems[{index}]"
-            item = _fields.mapping(raw, where)
-            sku = _fields.optional_sku(item.get("sku"), f"{where}.sku")
-            if sku is None:
-                continue
-            line_id = item.get("lineItemId")
-            lines.append(
-                OrderLine(
-                    sku=sku,
-                    quantity=_fields.order_quantity(item.get("quantity"), f"{where}.quantity"),
-                    line_ref=sku
-                    if line_id is None
-                    else _fields.reference(line_id, f"{where}.lineItemId"),
-                )
-            )
-        return lines
+        return ebay_order_lines(order.get("lineItems"), "lineItems")

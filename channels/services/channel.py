@@ -3,7 +3,6 @@ Each write is one transaction that also refreshes the outbox for what it changed
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,7 +31,12 @@ from ..models import (
 )
 from ..propagation.attention import needs_action_clear
 from ..propagation.outbox import outbox_refresh_for_skus
-from ..settings_schema import CHOICE_SETTINGS, known_settings, split_secrets
+from ..settings_schema import (
+    CHOICE_SETTINGS,
+    is_secret_parameter,
+    known_settings,
+    split_secrets,
+)
 from ..webhooks.signing import standard_secret_key
 from .allocation import rule_save
 from .common import EndpointChangeRefused, InvalidChannel, audit, initial_state
@@ -357,11 +361,6 @@ def _check_endpoint_change(
         )
 
 
-# Query parameter names that carry a credential (`?consumer_secret=`, `?access_token=`,
-# `?sig=`): such a value belongs in the encrypted credentials, not in a plain setting.
-_SECRET_PARAMETER = re.compile(r"token|secret|password|passwd|key|sig|auth", re.IGNORECASE)
-
-
 def _check_endpoints(settings: dict, names: Sequence[str]) -> None:
     """Refuse an endpoint inside the hub's own network (unless allowed), or one carrying
     a credential (a user:password part, a token in the query), naming it."""
@@ -383,7 +382,7 @@ def _check_no_credential_in(name: str, url: str) -> None:
     if parts.username or parts.password:
         where = "a user name or password before the host"
     else:
-        secret = [key for key, _ in parse_qsl(parts.query) if _SECRET_PARAMETER.search(key)]
+        secret = [key for key, _ in parse_qsl(parts.query) if is_secret_parameter(key)]
         if secret:
             where = f"the query parameter {secret[0]!r}"
     if where:

@@ -19,7 +19,7 @@ from .events import CanonicalEvent, LevelReported, OrderEvent, OrderEventKind, O
 from .topics import check_topic
 from .verify import Delivery, make_dedupe_key
 
-__all__ = ["parse_events"]
+__all__ = ["ebay_order_lines", "parse_events"]
 
 
 def parse_events(kind: str, topic: str, payload: Any) -> list[CanonicalEvent]:
@@ -259,24 +259,31 @@ def _parse_ebay(topic: str, payload: Mapping[str, Any]) -> list[CanonicalEvent]:
                 lines_to_fetch=True,
             )
         ]
-    lines = []
     items = data.get("lineItems")
     if items is None and "sku" in data:
         items = [data]
-    for where, item, sku in _lines_with_sku(items, "notification.data.lineItems"):
+    lines = ebay_order_lines(items, "notification.data.lineItems")
+    return _order_event(
+        _EBAY_ORDER_TOPICS[topic], order_id=order_id, lines=lines, occurred_at=occurred_at
+    )
+
+
+def ebay_order_lines(items: Any, where: str) -> list[OrderLine]:
+    """eBay's ``lineItems`` (``lineItemId``, ``sku``, ``quantity``), as a notification
+    and getOrder (the eBay adapter) both carry them; lines without a SKU are skipped."""
+    lines = []
+    for path, item, sku in _lines_with_sku(items, where):
         line_id = item.get("lineItemId")
         lines.append(
             OrderLine(
                 sku=sku,
-                quantity=_fields.order_quantity(item.get("quantity"), f"{where}.quantity"),
+                quantity=_fields.order_quantity(item.get("quantity"), f"{path}.quantity"),
                 line_ref=sku
                 if line_id is None
-                else _fields.reference(line_id, f"{where}.lineItemId"),
+                else _fields.reference(line_id, f"{path}.lineItemId"),
             )
         )
-    return _order_event(
-        _EBAY_ORDER_TOPICS[topic], order_id=order_id, lines=lines, occurred_at=occurred_at
-    )
+    return lines
 
 
 # --- Amazon SP-API: the SQS notification envelope -----------------------------------

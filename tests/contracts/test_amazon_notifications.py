@@ -63,6 +63,20 @@ def test_the_sqs_body_is_the_notification():
     assert delivery.payload == document("amazon", "notification_order_change.json")
 
 
+def sqs_channel(url: str):
+    """An Amazon channel whose notifications queue is the fixture server at `url`."""
+    return channel_create(
+        slug="amz-sqs",
+        kind="amazon",
+        name="Amazon",
+        settings={
+            "base_url": url,
+            "sqs_endpoint_url": url,
+            "sqs_queue_url": f"{url}/437568002678/hub-notifications",
+        },
+    )
+
+
 @pytest.mark.django_db
 def test_the_poller_stores_the_notification_and_deletes_the_message():
     received = document("amazon", "sqs_receive_message.json")
@@ -74,16 +88,7 @@ def test_the_poller_stores_the_notification_and_deletes_the_message():
             Answer(200, json.dumps(received).encode(), SQS_JSON),
             Answer(200, b"{}", SQS_JSON),
         )
-        channel = channel_create(
-            slug="amz-sqs",
-            kind="amazon",
-            name="Amazon",
-            settings={
-                "base_url": sqs.url,
-                "sqs_endpoint_url": sqs.url,
-                "sqs_queue_url": f"{sqs.url}/437568002678/hub-notifications",
-            },
-        )
+        channel = sqs_channel(sqs.url)
 
         stored = amazon_poll_channel(channel=channel, wait_seconds=0, rounds=1)
 
@@ -110,16 +115,7 @@ def test_a_message_that_is_no_notification_is_parked_as_unreadable_and_deleted()
     received["Messages"][0] |= {"Body": body, "MD5OfBody": hashlib.md5(body.encode()).hexdigest()}
     with fixture_server() as sqs:
         sqs.answer("POST", "/", Answer(200, json.dumps(received).encode(), SQS_JSON))
-        channel = channel_create(
-            slug="amz-sqs",
-            kind="amazon",
-            name="Amazon",
-            settings={
-                "base_url": sqs.url,
-                "sqs_endpoint_url": sqs.url,
-                "sqs_queue_url": f"{sqs.url}/437568002678/hub-notifications",
-            },
-        )
+        channel = sqs_channel(sqs.url)
 
         stored = amazon_poll_channel(channel=channel, wait_seconds=0, rounds=1)
 
